@@ -1,0 +1,168 @@
+/**
+ * Every setting of the gateway, read once from the environment.
+ *
+ * Each limit is a named setting with a default that suits one machine serving a few
+ * thousand users; operators override them with environment variables. zod validates
+ * the values so a typo fails at start with a message naming the variable.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const port = (def: number) => int(def, 0, 65535);
+
+const envSchema = z.object({
+  PORT: port(8080),
+  PARLEY_HTTP_HOST: z.string().default('0.0.0.0'),
+  PARLEY_DOMAIN: z.string().min(1).default('localhost'),
+  PARLEY_DATA: z.string().default('./data'),
+  PARLEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Public base URL printed at start and used in links (defaults to http://localhost:PORT). */
+  PARLEY_PUBLIC_URL: z.string().optional(),
+  /** Secret for signing nonces, route tokens and SIP session credentials; generated into the data dir when unset. */
+  PARLEY_SECRET: z.string().min(32).optional(),
+
+  // Web sessions
+  PARLEY_SESSION_TTL_SECONDS: int(12 * 3600, 60),
+  PARLEY_LOGIN_MAX_FAILURES: int(10, 1),
+  PARLEY_LOGIN_FAILURE_WINDOW_SECONDS: int(300, 1),
+  /** scrypt cost as log2(N) for the web-login password hash; lower only for benchmarks. */
+  PARLEY_PASSWORD_HASH_COST: int(15, 10, 20),
+  PARLEY_SCRAM_ITERATIONS: int(4096, 1024),
+
+  // SIP
+  SIP_PORT: port(5060),
+  PARLEY_SIP_HOST: z.string().default('0.0.0.0'),
+  /** Host put into Via and Record-Route for UDP/TCP peers; defaults to 127.0.0.1 for the localhost domain, else the domain. */
+  PARLEY_SIP_ADVERTISED_HOST: z.string().optional(),
+  PARLEY_SIP_DIGEST_ALGORITHMS: z.string().default('MD5,SHA-256'),
+  PARLEY_SIP_NONCE_TTL_SECONDS: int(300, 5),
+  PARLEY_SIP_MAX_MESSAGE_BYTES: int(65535, 1024, 1 << 20),
+  PARLEY_SIP_MAX_HEADERS: int(128, 16, 1024),
+  PARLEY_SIP_MIN_EXPIRES: int(60, 1),
+  PARLEY_SIP_MAX_EXPIRES: int(3600, 60),
+  PARLEY_SIP_DEFAULT_EXPIRES: int(600, 60),
+  PARLEY_SIP_MAX_BINDINGS_PER_USER: int(10, 1),
+  PARLEY_SIP_MAX_CONNECTIONS_PER_IP: int(256, 1),
+  /** Requests per second accepted from one source IP (token bucket, burst = 2 s worth); 0 disables. */
+  PARLEY_SIP_RATE_PER_IP: int(2000, 0),
+  /** RFC 3261 Timer C: a proxied INVITE with no final answer is cancelled after this long. */
+  PARLEY_SIP_INVITE_TIMEOUT_SECONDS: int(120, 10, 600),
+
+  // Media
+  /** JSON array of RTCIceServer objects given to browsers. */
+  PARLEY_ICE_SERVERS: z.string().default('[]'),
+  /** Shared secret of a TURN server using the TURN REST API (coturn use-auth-secret). */
+  PARLEY_TURN_SECRET: z.string().optional(),
+  PARLEY_TURN_URLS: z.string().optional(),
+  PARLEY_TURN_TTL_SECONDS: int(3600, 60),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface GatewayConfig {
+  http: { port: number; host: string; publicUrl: string };
+  domain: string;
+  dataDir: string;
+  logLevel: Env['PARLEY_LOG_LEVEL'];
+  secret?: string;
+  auth: {
+    sessionTtlSeconds: number;
+    loginMaxFailures: number;
+    loginFailureWindowSeconds: number;
+    passwordHashCost: number;
+    scramIterations: number;
+  };
+  sip: {
+    port: number;
+    host: string;
+    advertisedHost: string;
+    digestAlgorithms: DigestAlgorithmName[];
+    nonceTtlSeconds: number;
+    maxMessageBytes: number;
+    maxHeaders: number;
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    maxBindingsPerUser: number;
+    maxConnectionsPerIp: number;
+    ratePerIp: number;
+    inviteTimeoutSeconds: number;
+  };
+  media: {
+    iceServers: unknown[];
+    turn?: { secret: string; urls: string[]; ttlSeconds: number };
+  };
+}
+
+export type DigestAlgorithmName = 'MD5' | 'SHA-256';
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid settings:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const algorithms = e.PARLEY_SIP_DIGEST_ALGORITHMS.split(',').map((a) => a.trim().toUpperCase());
+  for (const a of algorithms) {
+    if (a !== 'MD5' && a !== 'SHA-256') {
+      throw new ConfigError(`PARLEY_SIP_DIGEST_ALGORITHMS: unknown algorithm "${a}" (use MD5 and/or SHA-256)`);
+    }
+  }
+  let iceServers: unknown[];
+  try {
+    iceServers = JSON.parse(e.PARLEY_ICE_SERVERS) as unknown[];
+    if (!Array.isArray(iceServers)) throw new Error('not an array');
+  } catch {
+    throw new ConfigError('PARLEY_ICE_SERVERS must be a JSON array of RTCIceServer objects');
+  }
+  if (e.PARLEY_SIP_MIN_EXPIRES > e.PARLEY_SIP_MAX_EXPIRES) {
+    throw new ConfigError('PARLEY_SIP_MIN_EXPIRES must not exceed PARLEY_SIP_MAX_EXPIRES');
+  }
+  const turnUrls = e.PARLEY_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
+  return {
+    http: {
+      port: e.PORT,
+      host: e.PARLEY_HTTP_HOST,
+      publicUrl: e.PARLEY_PUBLIC_URL ?? `http://localhost:${e.PORT}`,
+    },
+    domain: e.PARLEY_DOMAIN.toLowerCase(),
+    dataDir: path.resolve(e.PARLEY_DATA),
+    logLevel: e.PARLEY_LOG_LEVEL,
+    secret: e.PARLEY_SECRET,
+    auth: {
+      sessionTtlSeconds: e.PARLEY_SESSION_TTL_SECONDS,
+      loginMaxFailures: e.PARLEY_LOGIN_MAX_FAILURES,
+      loginFailureWindowSeconds: e.PARLEY_LOGIN_FAILURE_WINDOW_SECONDS,
+      passwordHashCost: e.PARLEY_PASSWORD_HASH_COST,
+      scramIterations: e.PARLEY_SCRAM_ITERATIONS,
+    },
+    sip: {
+      port: e.SIP_PORT,
+      host: e.PARLEY_SIP_HOST,
+      advertisedHost:
+        e.PARLEY_SIP_ADVERTISED_HOST ?? (e.PARLEY_DOMAIN === 'localhost' ? '127.0.0.1' : e.PARLEY_DOMAIN),
+      digestAlgorithms: algorithms as DigestAlgorithmName[],
+      nonceTtlSeconds: e.PARLEY_SIP_NONCE_TTL_SECONDS,
+      maxMessageBytes: e.PARLEY_SIP_MAX_MESSAGE_BYTES,
+      maxHeaders: e.PARLEY_SIP_MAX_HEADERS,
+      minExpires: e.PARLEY_SIP_MIN_EXPIRES,
+      maxExpires: e.PARLEY_SIP_MAX_EXPIRES,
+      defaultExpires: e.PARLEY_SIP_DEFAULT_EXPIRES,
+      maxBindingsPerUser: e.PARLEY_SIP_MAX_BINDINGS_PER_USER,
+      maxConnectionsPerIp: e.PARLEY_SIP_MAX_CONNECTIONS_PER_IP,
+      ratePerIp: e.PARLEY_SIP_RATE_PER_IP,
+      inviteTimeoutSeconds: e.PARLEY_SIP_INVITE_TIMEOUT_SECONDS,
+    },
+    media: {
+      iceServers,
+      turn: e.PARLEY_TURN_SECRET
+        ? { secret: e.PARLEY_TURN_SECRET, urls: turnUrls, ttlSeconds: e.PARLEY_TURN_TTL_SECONDS }
+        : undefined,
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * Composition root: builds every part of a gateway node from its configuration and wires
+ * them together. `main.ts` runs it as a process; tests start it in-process on free ports.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { CallLog } from './calls/callLog.js';
+import type { GatewayConfig } from './config.js';
+import type { AccountStore } from './directory/accountStore.js';
+import { SqliteAccountStore } from './directory/sqliteAccountStore.js';
+import { AuthApi } from './http/api/authApi.js';
+import { registerCallsApi } from './http/api/callsApi.js';
+import { registerDirectoryApi } from './http/api/directoryApi.js';
+import { registerHealthApi } from './http/api/healthApi.js';
+import { registerIceApi } from './http/api/iceApi.js';
+import { HttpServer } from './http/httpServer.js';
+import { LoginThrottle } from './session/loginThrottle.js';
+import { SessionStore } from './session/sessionStore.js';
+import type { DigestCredentialSource } from './sip/auth/digestAuthenticator.js';
+import type { LocationStore } from './sip/registrar/locationStore.js';
+import { MemoryLocationStore } from './sip/registrar/memoryLocationStore.js';
+import { SipService } from './sip/sipService.js';
+import type { TimerValues } from './sip/transaction/timers.js';
+import { openDatabase, watchExternalChanges, type Db } from './storage/database.js';
+import type { Logger } from './util/logger.js';
+import { packageRoot } from './util/packageRoot.js';
+import { deriveKey, loadOrCreateSecret } from './util/secret.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** Defaults to dist/ under the package root. */
+  staticDir?: string;
+  sipTimers?: TimerValues;
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly db: Db;
+  readonly accounts: SqliteAccountStore;
+  readonly sessions: SessionStore;
+  readonly locations: LocationStore;
+  readonly callLog: CallLog;
+  readonly sip: SipService;
+  readonly http: HttpServer;
+  readonly #log: Logger;
+  #purgeTimer: NodeJS.Timeout | undefined;
+  #stopWatching: (() => void) | undefined;
+
+  constructor(options: GatewayOptions) {
+    const { config, logger } = options;
+    this.config = config;
+    this.#log = logger;
+    const secret = loadOrCreateSecret(config.dataDir, config.secret);
+    this.db = openDatabase(config.dataDir);
+    this.accounts = new SqliteAccountStore({
+      db: this.db,
+      realm: config.domain,
+      passwordHashCost: config.auth.passwordHashCost,
+      scramIterations: config.auth.scramIterations,
+    });
+    this.sessions = new SessionStore({
+      db: this.db,
+      sipKey: deriveKey(secret, 'sip-session'),
+      realm: config.domain,
+      ttlSeconds: config.auth.sessionTtlSeconds,
+    });
+    this.locations = new MemoryLocationStore();
+    this.callLog = new CallLog(this.db);
+    this.sip = new SipService({
+      config,
+      accounts: this.accounts,
+      credentials: credentialSource(this.accounts, this.sessions),
+      locations: this.locations,
+      callLog: this.callLog,
+      routeKey: deriveKey(secret, 'sip-route'),
+      logger,
+      timers: options.sipTimers,
+    });
+
+    const root = packageRoot();
+    this.http = new HttpServer({
+      port: config.http.port,
+      host: config.http.host,
+      staticDir: options.staticDir ?? path.join(root, 'dist'),
+      publicUrl: config.http.publicUrl,
+      logger,
+    });
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const auth = new AuthApi({
+      accounts: this.accounts,
+      sessions: this.sessions,
+      throttle: new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000),
+      domain: config.domain,
+      secureCookies: config.http.publicUrl.startsWith('https:'),
+      sessionTtlSeconds: config.auth.sessionTtlSeconds,
+      logger,
+    });
+    auth.register(this.http.router);
+    registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
+    registerCallsApi(this.http.router, auth, this.callLog);
+    registerIceApi(this.http.router, auth, config.media);
+    registerHealthApi(this.http.router, version, async () => ({
+      ...this.sip.stats,
+      sipBindings: await this.locations.size(),
+      activeCalls: this.callLog.activeCalls,
+    }));
+    this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
+  }
+
+  async start(): Promise<void> {
+    const stale = this.accounts.countAccountsForOtherRealms();
+    if (stale) {
+      this.#log.warn(
+        { accounts: stale, domain: this.config.domain },
+        'some accounts were created under another PARLEY_DOMAIN: their SIP passwords must be set again (npx parley user passwd)',
+      );
+    }
+    await this.sip.start();
+    await this.http.listen();
+    this.sessions.purgeExpired();
+    this.#stopWatching = watchExternalChanges(this.db, () => {
+      this.accounts.invalidateCache();
+      this.sessions.invalidateCache();
+    });
+    this.#purgeTimer = setInterval(() => this.sessions.purgeExpired(), 3600_000);
+    this.#purgeTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#purgeTimer);
+    this.#stopWatching?.();
+    await this.http.close();
+    await this.sip.stop();
+    await this.locations.close();
+    this.callLog.flush();
+    this.db.close();
+  }
+}
+
+/** HA1 candidates for a user: the account's own, then one per live web session. */
+function credentialSource(accounts: AccountStore, sessions: SessionStore): DigestCredentialSource {
+  return {
+    async ha1Candidates(username, hash) {
+      const name = username.toLowerCase();
+      const own = await accounts.getDigestHa1(name, hash);
+      if (own === undefined) return undefined;
+      return [own, ...sessions.sessionHa1s(name, hash)];
+    },
+  };
+}

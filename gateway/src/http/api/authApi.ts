@@ -1,0 +1,119 @@
+/** Sign-in, the signed-in user, sign-out: POST /api/login, GET /api/me, POST /api/logout. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { z } from 'zod';
+import type { AccountStore } from '../../directory/accountStore.js';
+import { normalizeUsername } from '../../directory/accountStore.js';
+import type { LoginThrottle } from '../../session/loginThrottle.js';
+import type { Session, SessionStore } from '../../session/sessionStore.js';
+import type { Logger } from '../../util/logger.js';
+import { clientIp, HttpError, readJson, sendJson } from '../httpUtil.js';
+import type { Router } from '../router.js';
+
+export const SESSION_COOKIE = 'parley_session';
+
+export interface AuthApiOptions {
+  accounts: AccountStore;
+  sessions: SessionStore;
+  throttle: LoginThrottle;
+  domain: string;
+  secureCookies: boolean;
+  sessionTtlSeconds: number;
+  logger: Logger;
+}
+
+export interface AuthenticatedRequest {
+  session: Session;
+  token: string;
+}
+
+const loginBody = z.object({
+  username: z.string().min(1).max(200),
+  password: z.string().min(1).max(1024),
+});
+
+export class AuthApi {
+  constructor(private readonly o: AuthApiOptions) {}
+
+  register(router: Router): void {
+    router.add('POST', '/api/login', (req, res) => this.#login(req, res));
+    router.add('POST', '/api/logout', (req, res) => this.#logout(req, res));
+    router.add('GET', '/api/me', async (req, res) => {
+      const auth = this.require(req);
+      sendJson(res, 200, await this.#profile(auth));
+    });
+  }
+
+  /** The session behind the request's cookie, or undefined. */
+  sessionOf(req: IncomingMessage): AuthenticatedRequest | undefined {
+    const token = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
+    if (!token) return undefined;
+    const session = this.o.sessions.get(token);
+    return session ? { session, token } : undefined;
+  }
+
+  /** The session, or a 401 telling the client to sign in. */
+  require(req: IncomingMessage): AuthenticatedRequest {
+    const auth = this.sessionOf(req);
+    if (!auth) throw new HttpError(401, 'not_signed_in', 'Sign in first');
+    return auth;
+  }
+
+  async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readJson(req, loginBody);
+    const username = normalizeUsername(body.username);
+    const ip = clientIp(req);
+    const wait = this.o.throttle.retryAfter(username, ip);
+    if (wait > 0) {
+      throw new HttpError(
+        429,
+        'too_many_attempts',
+        `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`,
+        { 'Retry-After': String(wait) },
+      );
+    }
+    if (!(await this.o.accounts.verifyPassword(username, body.password))) {
+      this.o.throttle.fail(username, ip);
+      this.o.logger.info({ username, ip }, 'sign-in failed');
+      throw new HttpError(401, 'invalid_credentials', 'Wrong username or password');
+    }
+    this.o.throttle.succeed(username, ip);
+    const { token, session } = this.o.sessions.create(username, req.headers['user-agent']);
+    this.o.logger.info({ username, ip }, 'signed in');
+    res.setHeader(
+      'Set-Cookie',
+      serializeCookie(SESSION_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: this.o.secureCookies,
+        path: '/',
+        maxAge: this.o.sessionTtlSeconds,
+      }),
+    );
+    sendJson(res, 200, await this.#profile({ session, token }));
+  }
+
+  async #logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const auth = this.sessionOf(req);
+    if (auth) this.o.sessions.delete(auth.token);
+    res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 0 }));
+    sendJson(res, 200, { ok: true });
+  }
+
+  async #profile({ session, token }: AuthenticatedRequest) {
+    const account = await this.o.accounts.get(session.username);
+    if (!account) throw new HttpError(401, 'not_signed_in', 'This account no longer exists');
+    return {
+      user: { username: account.username, displayName: account.displayName, domain: this.o.domain },
+      sessionExpiresAt: session.expiresAt,
+      sip: {
+        uri: `sip:${account.username}@${this.o.domain}`,
+        authorizationUser: account.username,
+        // A credential derived from this session: expires and is revoked with it.
+        password: this.o.sessions.sipPasswordFor(token),
+        realm: this.o.domain,
+        path: '/sip',
+      },
+    };
+  }
+}

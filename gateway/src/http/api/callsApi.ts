@@ -1,0 +1,13 @@
+/** The signed-in user's call history: GET /api/calls. */
+import type { CallLog } from '../../calls/callLog.js';
+import { sendJson } from '../httpUtil.js';
+import type { Router } from '../router.js';
+import type { AuthApi } from './authApi.js';
+
+export function registerCallsApi(router: Router, auth: AuthApi, callLog: CallLog): void {
+  router.add('GET', '/api/calls', (req, res) => {
+    const me = auth.require(req).session.username;
+    const limit = Math.min(200, Math.max(1, Number(new URL(req.url ?? '/', 'http://x').searchParams.get('limit') ?? 50) || 50));
+    sendJson(res, 200, { calls: callLog.history(me, limit) });
+  });
+}

@@ -1,0 +1,156 @@
+/**
+ * The public HTTP origin: the built web app, the REST API, health and metrics, and the
+ * WebSocket upgrades (/sip now; /xmpp and others later register theirs).
+ */
+import fs from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import sirv from 'sirv';
+import type { Logger } from '../util/logger.js';
+import { HttpError, sendError, sendJson } from './httpUtil.js';
+import { Router } from './router.js';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  /** Folder with the built client (index.html and assets); may be missing in API-only tests. */
+  staticDir: string;
+  /** Public origin, e.g. http://localhost:8080; POSTs from other origins are refused. */
+  publicUrl: string;
+  logger: Logger;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+  'Content-Security-Policy': "frame-ancestors 'none'",
+  'Permissions-Policy': 'camera=(self), microphone=(self), display-capture=(self)',
+};
+
+export class HttpServer {
+  readonly router = new Router();
+  readonly server: http.Server;
+  readonly #upgrades = new Map<string, UpgradeHandler>();
+  readonly #o: HttpServerOptions;
+  readonly #static: ReturnType<typeof sirv> | undefined;
+  readonly #indexHtml: string | undefined;
+  readonly #allowedOrigins: Set<string>;
+
+  constructor(options: HttpServerOptions) {
+    this.#o = options;
+    const index = path.join(options.staticDir, 'index.html');
+    if (fs.existsSync(index)) {
+      this.#indexHtml = fs.readFileSync(index, 'utf8');
+      this.#static = sirv(options.staticDir, {
+        etag: true,
+        gzip: false,
+        setHeaders: (res, pathname) => {
+          // Vite fingerprints asset names, so they can be cached for good.
+          if (pathname.startsWith('/assets/')) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+        },
+      });
+    }
+    this.#allowedOrigins = new Set([new URL(options.publicUrl).origin]);
+    this.server = http.createServer((req, res) => void this.#handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  onUpgrade(pathname: string, handler: UpgradeHandler): void {
+    this.#upgrades.set(pathname, handler);
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port: this.#o.port, host: this.#o.host, backlog: 4096 }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    // The real port is known now (PORT=0 in tests): accept our own origin on it too.
+    this.#allowedOrigins.add(`http://localhost:${this.port}`);
+    this.#allowedOrigins.add(`http://127.0.0.1:${this.port}`);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (url.pathname.startsWith('/api/') || url.pathname === '/healthz' || url.pathname === '/metrics') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') this.#checkOrigin(req);
+        const match = this.router.match(req.method ?? 'GET', url.pathname);
+        if (match === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+        if (!match) throw new HttpError(404, 'not_found', `No such endpoint: ${url.pathname}`);
+        await match.handler(req, res, match.params);
+        return;
+      }
+      this.#serveApp(req, res, url);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      this.#o.logger.error({ err, path: url.pathname }, 'HTTP handler failed');
+      sendError(res, new HttpError(500, 'internal_error', 'Something went wrong on the server; try again'));
+    }
+  }
+
+  /** CSRF defence: a state-changing request from a browser must come from our own origin. */
+  #checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (!origin) return; // not from a browser page (curl, the CLI): cookies are not involved
+    if (this.#allowedOrigins.has(origin)) return;
+    const host = req.headers.host;
+    if (host && (origin === `http://${host}` || origin === `https://${host}`)) return;
+    throw new HttpError(403, 'cross_origin', 'Requests from other sites are not allowed');
+  }
+
+  #serveApp(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    if (!this.#static || !this.#indexHtml) {
+      sendJson(res, 503, { error: { code: 'client_not_built', message: 'The web app is not built; run `npm start` (or `npm run build`).' } });
+      return;
+    }
+    const index = this.#indexHtml;
+    this.#static(req, res, () => {
+      // Unknown paths get the app (client-side routing); files that look like assets get a 404.
+      if (path.extname(url.pathname) && url.pathname !== '/index.html') {
+        res.statusCode = 404;
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.end('Not found');
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+      res.end(index);
+    });
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const handler = this.#upgrades.get(pathname);
+    if (!handler) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    socket.on('error', () => {});
+    handler(req, socket, head);
+  }
+}

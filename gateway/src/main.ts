@@ -1,0 +1,62 @@
+/** `npm start`: runs one Parley gateway node with embedded defaults. */
+import { ConfigError, loadConfig } from './config.js';
+import { Gateway } from './gateway.js';
+import { createLogger } from './util/logger.js';
+import { startMemoryReducer } from './util/memoryReducer.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const gateway = new Gateway({ config, logger });
+  try {
+    await gateway.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      console.error(`Cannot listen on a port (${e.code}: ${e.message}). Is Parley already running? Set PORT / SIP_PORT to other ports.`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  startMemoryReducer();
+  const users = await gateway.accounts.list();
+  const lines = [
+    '',
+    `  Parley is running.`,
+    `  Open ${config.http.publicUrl} in your browser.`,
+    `  SIP: udp/tcp ${config.sip.advertisedHost}:${gateway.sip.transport.port}, WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/sip — domain ${config.domain}`,
+    users.length
+      ? `  ${users.length} account${users.length === 1 ? '' : 's'}. Add more with: npx parley user add <name> --password <password>`
+      : `  No accounts yet. Create one with: npx parley user add alice --password <password>`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await gateway.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

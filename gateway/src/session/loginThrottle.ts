@@ -1,0 +1,44 @@
+/**
+ * Slows password guessing: after PARLEY_LOGIN_MAX_FAILURES failed sign-ins for one account
+ * from one address (or for one address overall, at five times that), further attempts are
+ * refused until the window has passed.
+ */
+export class LoginThrottle {
+  readonly #failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly maxFailures: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Seconds until sign-in may be tried again, or 0 when it may be tried now. */
+  retryAfter(username: string, ip: string, now = Date.now()): number {
+    const perUser = this.#recent(`u:${username}|${ip}`, now);
+    const perIp = this.#recent(`i:${ip}`, now);
+    const blockedBy =
+      perUser.length >= this.maxFailures ? perUser : perIp.length >= this.maxFailures * 5 ? perIp : undefined;
+    if (!blockedBy) return 0;
+    return Math.max(1, Math.ceil((blockedBy[0] + this.windowMs - now) / 1000));
+  }
+
+  fail(username: string, ip: string, now = Date.now()): void {
+    for (const key of [`u:${username}|${ip}`, `i:${ip}`]) {
+      const list = this.#recent(key, now);
+      list.push(now);
+      this.#failures.set(key, list);
+    }
+    if (this.#failures.size > 100_000) this.#sweep(now);
+  }
+
+  succeed(username: string, ip: string): void {
+    this.#failures.delete(`u:${username}|${ip}`);
+  }
+
+  #recent(key: string, now: number): number[] {
+    return (this.#failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
+  }
+
+  #sweep(now: number): void {
+    for (const [k, list] of this.#failures) if (!list.some((t) => now - t < this.windowMs)) this.#failures.delete(k);
+  }
+}

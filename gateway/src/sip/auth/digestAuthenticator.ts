@@ -1,0 +1,113 @@
+/**
+ * HTTP Digest authentication for SIP (RFC 3261 §22, RFC 7616, RFC 8760): MD5 and SHA-256,
+ * qop=auth only, nonces from NonceManager. Used by the registrar (401/WWW-Authenticate)
+ * and the proxy (407/Proxy-Authenticate).
+ */
+import crypto from 'node:crypto';
+import type { DigestAlgorithmName } from '../../config.js';
+import { digestHash, type DigestHash } from '../../directory/passwords.js';
+import { splitOutside, unquote } from '../core/grammar.js';
+import { createResponse, type SipRequest, type SipResponse } from '../core/message.js';
+import type { NonceManager } from './nonceManager.js';
+
+/** Where HA1 values come from: the account, and every live web session's SIP credential. */
+export interface DigestCredentialSource {
+  /** Candidate HA1 values for `username`, or undefined when the user does not exist. */
+  ha1Candidates(username: string, hash: DigestHash): Promise<string[] | undefined>;
+}
+
+export type AuthKind = 'www' | 'proxy';
+
+export type AuthResult =
+  | { ok: true; username: string }
+  | { ok: false; stale: boolean; reason: 'missing' | 'bad-credentials' | 'unknown-user' | 'stale' | 'replay' | 'malformed' };
+
+export interface DigestAuthenticatorOptions {
+  realm: string;
+  algorithms: DigestAlgorithmName[];
+  nonces: NonceManager;
+  credentials: DigestCredentialSource;
+}
+
+const HASH_OF: Record<DigestAlgorithmName, DigestHash> = { MD5: 'md5', 'SHA-256': 'sha256' };
+
+export class DigestAuthenticator {
+  readonly #opts: DigestAuthenticatorOptions;
+  readonly #opaque: string;
+
+  constructor(options: DigestAuthenticatorOptions) {
+    this.#opts = options;
+    this.#opaque = crypto.randomBytes(8).toString('hex');
+  }
+
+  get realm(): string {
+    return this.#opts.realm;
+  }
+
+  async authenticate(req: SipRequest, kind: AuthKind): Promise<AuthResult> {
+    const header = kind === 'www' ? 'authorization' : 'proxy-authorization';
+    const values = req.getAll(header);
+    if (!values.length) return { ok: false, stale: false, reason: 'missing' };
+    let creds: Record<string, string> | undefined;
+    for (const v of values) {
+      const parsed = parseDigestCredentials(v);
+      if (parsed && parsed.realm === this.#opts.realm) {
+        creds = parsed;
+        break;
+      }
+    }
+    if (!creds) return { ok: false, stale: false, reason: 'missing' };
+    const { username, nonce, uri, response, qop, nc: ncHex, cnonce } = creds;
+    const algorithm = (creds.algorithm ?? 'MD5').toUpperCase() as DigestAlgorithmName;
+    if (!username || !nonce || !uri || !response || !this.#opts.algorithms.includes(algorithm)) {
+      return { ok: false, stale: false, reason: 'malformed' };
+    }
+    // Only qop=auth is offered; without it nonce counts cannot stop replays.
+    if (qop !== 'auth' || !ncHex || !cnonce || !/^[0-9a-fA-F]{8}$/.test(ncHex)) {
+      return { ok: false, stale: false, reason: 'malformed' };
+    }
+    const nc = parseInt(ncHex, 16);
+    const checked = this.#opts.nonces.check(nonce, nc);
+    if (checked.result === 'invalid') return { ok: false, stale: false, reason: 'malformed' };
+    if (checked.result === 'replay') return { ok: false, stale: false, reason: 'replay' };
+
+    const hash = HASH_OF[algorithm];
+    const candidates = await this.#opts.credentials.ha1Candidates(username, hash);
+    if (!candidates) return { ok: false, stale: false, reason: 'unknown-user' };
+    const ha2 = digestHash(hash, `${req.method}:${uri}`);
+    const given = Buffer.from(response.toLowerCase());
+    let matched = false;
+    for (const ha1 of candidates) {
+      const expected = Buffer.from(digestHash(hash, `${ha1}:${nonce}:${ncHex}:${cnonce}:auth:${ha2}`));
+      if (expected.length === given.length && crypto.timingSafeEqual(expected, given)) matched = true;
+    }
+    if (!matched) return { ok: false, stale: false, reason: 'bad-credentials' };
+    // Correct password on an expired nonce: ask again with stale=true (RFC 7616 §3.3).
+    if (checked.result === 'stale') return { ok: false, stale: true, reason: 'stale' };
+    this.#opts.nonces.use(checked, nc);
+    return { ok: true, username };
+  }
+
+  /** A 401 or 407 carrying one challenge per configured algorithm, in preference order. */
+  challenge(req: SipRequest, kind: AuthKind, stale = false): SipResponse {
+    const nonce = this.#opts.nonces.issue();
+    const headers: Array<[string, string]> = this.#opts.algorithms.map((alg) => [
+      kind === 'www' ? 'WWW-Authenticate' : 'Proxy-Authenticate',
+      `Digest realm="${this.#opts.realm}", nonce="${nonce}", opaque="${this.#opaque}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
+    ]);
+    return createResponse(req, kind === 'www' ? 401 : 407, { headers });
+  }
+}
+
+/** Parses `Digest a=b, c="d"`; returns undefined for other schemes. */
+export function parseDigestCredentials(value: string): Record<string, string> | undefined {
+  const m = /^\s*Digest\s+/i.exec(value);
+  if (!m) return undefined;
+  const out: Record<string, string> = {};
+  for (const part of splitOutside(value.slice(m[0].length), ',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    out[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+/**
+ * What "us" means in a URI: the Parley domain (users are user@domain) and the hosts the
+ * gateway answers on. A request for anything else is foreign and is never relayed.
+ */
+import os from 'node:os';
+import { socketHost } from './core/uri.js';
+
+export class LocalDomain {
+  readonly #hosts: Set<string>;
+
+  constructor(
+    readonly name: string,
+    readonly advertisedHost: string,
+    readonly port: number,
+  ) {
+    const hosts = [name, advertisedHost, 'localhost', '127.0.0.1', '::1'];
+    for (const list of Object.values(os.networkInterfaces())) {
+      for (const ni of list ?? []) hosts.push(ni.address);
+    }
+    this.#hosts = new Set(hosts.map((h) => h.toLowerCase()));
+  }
+
+  /** The domain users live in (user@domain AORs). */
+  isLocalDomain(host: string): boolean {
+    return host.toLowerCase() === this.name;
+  }
+
+  /** A host (and port) that addresses this gateway, e.g. in a Request-URI or Route. */
+  isLocalHost(host: string, port?: number): boolean {
+    if (port !== undefined && port !== this.port && !this.isLocalDomain(host)) return false;
+    return this.#hosts.has(socketHost(host).toLowerCase());
+  }
+}

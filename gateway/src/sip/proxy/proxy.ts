@@ -1,0 +1,457 @@
+/**
+ * The stateful proxy core (RFC 3261 §16) for every request except REGISTER.
+ *
+ * Out-of-dialog requests must be authenticated (407) and must come from the user they
+ * claim; they are forked to every registered device of a local user. Foreign domains are
+ * never relayed. Dialog-creating requests are double Record-Routed with signed tokens
+ * naming both flows, so in-dialog requests reach browsers over their own WebSocket and
+ * nobody can use a forged Route to relay through us.
+ */
+import crypto from 'node:crypto';
+import type { CallLog } from '../../calls/callLog.js';
+import type { AccountStore } from '../../directory/accountStore.js';
+import type { Logger } from '../../util/logger.js';
+import type { DigestAuthenticator } from '../auth/digestAuthenticator.js';
+import { quote } from '../core/grammar.js';
+import { createResponse, newBranch, type SipRequest, type SipResponse } from '../core/message.js';
+import type { NameAddr } from '../core/nameAddr.js';
+import { SipUri, parseUri } from '../core/uri.js';
+import { parseVia } from '../core/via.js';
+import type { LocalDomain } from '../localDomain.js';
+import type { Binding, LocationStore } from '../registrar/locationStore.js';
+import type { ServerTransaction } from '../transaction/serverTransaction.js';
+import type { TransactionLayer } from '../transaction/transactionLayer.js';
+import type { Flow, TransportProtocol } from '../transport/flow.js';
+import type { TransportLayer } from '../transport/transportLayer.js';
+import { ResponseContext, type Branch } from './responseContext.js';
+import type { DialogRoute, RouteTokenSigner } from './routeToken.js';
+
+export interface ProxyOptions {
+  domain: LocalDomain;
+  transport: TransportLayer;
+  transactions: TransactionLayer;
+  authenticator: DigestAuthenticator;
+  accounts: AccountStore;
+  locations: LocationStore;
+  tokens: RouteTokenSigner;
+  callLog: CallLog;
+  inviteTimeoutSeconds: number;
+  logger: Logger;
+}
+
+/** Methods that create a dialog and so are Record-Routed. */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
+export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, PRACK';
+const LOOP_PREFIX = 'z9hG4bKP';
+
+export class Proxy {
+  readonly #o: ProxyOptions;
+  readonly #log: Logger;
+  readonly #contexts = new Map<string, ResponseContext>();
+  readonly #host: string;
+  readonly #port: number;
+
+  constructor(options: ProxyOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+    this.#host = options.domain.advertisedHost;
+    this.#port = options.domain.port;
+  }
+
+  get pendingContexts(): number {
+    return this.#contexts.size;
+  }
+
+  async handleRequest(req: SipRequest, st: ServerTransaction): Promise<void> {
+    const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
+      st.respond(createResponse(req, status, { reason, headers }));
+
+    // RFC 3261 §16.3: request validation.
+    const ruri = req.parsedUri;
+    if (!(ruri instanceof SipUri)) return reply(416);
+    const mfRaw = req.get('max-forwards');
+    const maxForwards = mfRaw === undefined ? 70 : Number(mfRaw);
+    if (maxForwards === 0) {
+      if (req.method === 'OPTIONS' && this.#isForUs(req)) return this.#answerOptions(req, st);
+      return reply(483);
+    }
+    const hash = loopHash(req);
+    if (this.#isLoop(req, hash)) return reply(482);
+    const proxyRequire = req.list('proxy-require');
+    if (proxyRequire.length) return reply(420, undefined, [['Unsupported', proxyRequire.join(', ')]]);
+
+    // §16.4: route information preprocessing — pop every Route that names us.
+    const ourRoute = this.#popOurRoutes(req);
+
+    if (req.method === 'CANCEL') return this.#handleCancel(req, st);
+
+    let inDialog = false;
+    try {
+      inDialog = req.to.tag !== undefined;
+    } catch {
+      return reply(400, 'Malformed To');
+    }
+    if (ourRoute) return this.#forwardInDialog(req, st, ourRoute, hash);
+    if (inDialog) return reply(481); // a dialog that does not run through us
+    if (req.routes.length) return reply(403, 'Relaying Forbidden');
+
+    if (!this.#o.domain.isLocalDomain(ruri.host) && !this.#o.domain.isLocalHost(ruri.host, ruri.port)) {
+      return reply(403, 'Relaying Forbidden'); // never an open relay, authenticated or not
+    }
+    if (!ruri.user) {
+      if (req.method === 'OPTIONS') return this.#answerOptions(req, st);
+      return reply(404);
+    }
+
+    const username = await this.#authenticate(req, st);
+    if (!username) return;
+
+    const callee = (ruri.userUnescaped ?? '').toLowerCase();
+    const account = await this.#o.accounts.get(callee);
+    if (!account) return reply(404);
+    const aor = `${callee}@${this.#o.domain.name}`;
+    const bindings = await this.#o.locations.list(aor);
+    const isCall = req.method === 'INVITE';
+    if (isCall) this.#o.callLog.invited(req.callId, username, callee, /^m=video/m.test(req.body.toString('latin1')));
+    if (!bindings.length) {
+      if (isCall) this.#o.callLog.finalResponse(req.callId, 480, []);
+      return reply(480);
+    }
+    await this.#fork(req, st, username, maxForwards, bindings, hash);
+  }
+
+  /** An ACK for a 2xx: end to end, forwarded statelessly along the dialog's route. */
+  async handleAck(ack: SipRequest, flow: Flow): Promise<void> {
+    const ourRoute = this.#popOurRoutes(ack);
+    if (!ourRoute) return; // not ours to route: drop (RFC 3261 §16.4)
+    const target = await this.#dialogTarget(ack, ourRoute);
+    if (typeof target === 'string') return;
+    this.#prepareForward(ack, target.flow, this.#statelessBranch(ack), flow);
+    this.#o.transport.send(target.flow, ack);
+  }
+
+  /** A response no client transaction claims: a retransmitted 2xx, forwarded back statelessly. */
+  handleStrayResponse(res: SipResponse): void {
+    const via = res.topVia;
+    if (!via || res.status < 200 || res.status >= 300 || res.cseq.method !== 'INVITE') return;
+    if (!this.#o.domain.isLocalHost(via.host, via.port)) return;
+    const pf = via.params.get('pf');
+    if (!pf) return;
+    const [flowB64, mac] = pf.split('.');
+    const flowId = Buffer.from(flowB64 ?? '', 'base64url').toString('utf8');
+    if (!mac || !this.#o.tokens.verifyFlow(flowId, mac)) return;
+    res.shift('via');
+    const next = res.topVia;
+    if (!next) return;
+    const flow = this.#o.transport.responseFlow(next, this.#o.transport.getFlow(flowId));
+    if (flow) this.#o.transport.send(flow, res);
+  }
+
+  // ---- out-of-dialog -------------------------------------------------------------------
+
+  async #authenticate(req: SipRequest, st: ServerTransaction): Promise<string | undefined> {
+    const auth = await this.#o.authenticator.authenticate(req, 'proxy');
+    if (!auth.ok) {
+      if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
+        st.respond(this.#o.authenticator.challenge(req, 'proxy', auth.stale));
+      } else {
+        this.#log.info({ method: req.method, ip: st.flow.remoteAddress, reason: auth.reason }, 'SIP request refused: authentication failed');
+        st.respond(createResponse(req, 403, { reason: auth.reason === 'replay' ? 'Replayed Credentials' : 'Wrong Credentials' }));
+      }
+      return undefined;
+    }
+    const username = auth.username.toLowerCase();
+    // No spoofing: the From must be the authenticated user's own address.
+    const from = req.from.uri;
+    if (!(from instanceof SipUri) || (from.userUnescaped ?? '').toLowerCase() !== username || !this.#o.domain.isLocalDomain(from.host)) {
+      st.respond(createResponse(req, 403, { reason: 'From Does Not Match Credentials' }));
+      return undefined;
+    }
+    return username;
+  }
+
+  async #fork(
+    req: SipRequest,
+    st: ServerTransaction,
+    caller: string,
+    maxForwards: number,
+    bindings: Binding[],
+    hash: string,
+  ): Promise<void> {
+    if (st.isInvite) st.respond(createResponse(req, 100));
+    // Our credentials stop here; the identity the callee sees is the one we vouch for.
+    req.remove('proxy-authorization');
+    req.remove('p-asserted-identity');
+    const account = await this.#o.accounts.get(caller);
+    req.append(
+      'p-asserted-identity',
+      `${quote(account?.displayName ?? caller)} <sip:${caller}@${this.#o.domain.name}>`,
+    );
+    req.set('max-forwards', String(maxForwards - 1));
+
+    const ctx = new ResponseContext(
+      st,
+      req,
+      {
+        final: (res, branch) => this.#onFinal(req, st, res, branch),
+        forwardStateless: (res) => {
+          const flow = this.#o.transport.responseFlow(res.topVia!, st.flow);
+          if (flow) this.#o.transport.send(flow, res);
+        },
+        done: () => {
+          this.#contexts.delete(st.key);
+          ctx.dispose();
+        },
+      },
+      this.#o.inviteTimeoutSeconds * 1000,
+    );
+    this.#contexts.set(st.key, ctx);
+
+    const callerAor = `${caller}@${this.#o.domain.name}`;
+    let started = 0;
+    for (const binding of bindings) {
+      const flow = await this.#flowForBinding(binding);
+      if (!flow) continue;
+      const copy = req.clone();
+      copy.uri = binding.contact;
+      for (const p of [...binding.path].reverse()) copy.prepend('route', p);
+      if (DIALOG_CREATING.has(req.method)) {
+        this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: flow.id, aorB: binding.aor }, st.flow.protocol, flow.protocol);
+      }
+      this.#prepareForward(copy, flow, loopBranch(hash), st.flow);
+      const branch: Branch = {
+        flowId: flow.id,
+        tx: this.#o.transactions.sendRequest(copy, flow, {
+          onResponse: (res, _tx, synthetic) => this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
+        }),
+      };
+      ctx.addBranch(branch);
+      started++;
+    }
+    if (!started) {
+      this.#contexts.delete(st.key);
+      if (st.isInvite) this.#o.callLog.finalResponse(req.callId, 480, []);
+      st.respond(createResponse(req, 480));
+      return;
+    }
+    ctx.startTimerC();
+  }
+
+  #onBranchResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, synthetic: boolean): void {
+    if (synthetic) {
+      // A timeout or transport failure: answer as the proxy, in the server transaction's terms.
+      const status = res.status === 503 ? 480 : res.status;
+      ctx.onResponse(branch, createResponse(ctx.request, status), true);
+      return;
+    }
+    res.shift('via');
+    if (!res.topVia) return;
+    ctx.onResponse(branch, res, false);
+  }
+
+  #onFinal(req: SipRequest, st: ServerTransaction, res: SipResponse, branch: Branch | undefined): void {
+    if (!st.isInvite) return;
+    const flows = branch ? [st.flow.id, branch.flowId] : [];
+    this.#o.callLog.finalResponse(req.callId, res.status, flows);
+  }
+
+  #handleCancel(cancel: SipRequest, st: ServerTransaction): void {
+    const invite = this.#o.transactions.findInviteFor(cancel);
+    if (!invite) {
+      st.respond(createResponse(cancel, 481));
+      return;
+    }
+    st.respond(createResponse(cancel, 200));
+    const ctx = this.#contexts.get(invite.key);
+    if (ctx) ctx.cancel(cancel.get('reason'));
+    else if (!invite.isFinal) invite.respond(createResponse(invite.request, 487));
+  }
+
+  #answerOptions(req: SipRequest, st: ServerTransaction): void {
+    st.respond(
+      createResponse(req, 200, {
+        headers: [
+          ['Allow', ALLOWED_METHODS],
+          ['Accept', 'application/sdp'],
+          ['Supported', 'path, outbound'],
+        ],
+      }),
+    );
+  }
+
+  // ---- in-dialog -----------------------------------------------------------------------
+
+  async #forwardInDialog(req: SipRequest, st: ServerTransaction, route: OurRoute, hash: string): Promise<void> {
+    const target = await this.#dialogTarget(req, route);
+    if (target === 'forged') {
+      st.respond(createResponse(req, 403, { reason: 'Bad Route' }));
+      return;
+    }
+    if (target === 'gone') {
+      // RFC 5626 §5.3: the flow to the other party failed.
+      st.respond(createResponse(req, 430));
+      return;
+    }
+    if (req.method === 'BYE') this.#o.callLog.ended(req.callId);
+    const mf = Number(req.get('max-forwards') ?? 70);
+    req.set('max-forwards', String(mf - 1));
+    this.#prepareForward(req, target.flow, loopBranch(hash), st.flow);
+    const ctx = new ResponseContext(
+      st,
+      req,
+      {
+        final: () => {},
+        forwardStateless: (res) => {
+          const flow = this.#o.transport.responseFlow(res.topVia!, st.flow);
+          if (flow) this.#o.transport.send(flow, res);
+        },
+        done: () => {
+          this.#contexts.delete(st.key);
+          ctx.dispose();
+        },
+      },
+      this.#o.inviteTimeoutSeconds * 1000,
+    );
+    this.#contexts.set(st.key, ctx);
+    const branch: Branch = {
+      flowId: target.flow.id,
+      tx: this.#o.transactions.sendRequest(req, target.flow, {
+        onResponse: (res, _tx, synthetic) => this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
+      }),
+    };
+    ctx.addBranch(branch);
+  }
+
+  /** Which flow an in-dialog request goes to, from our signed Record-Route token. */
+  async #dialogTarget(req: SipRequest, route: OurRoute): Promise<{ flow: Flow } | 'forged' | 'gone'> {
+    const dialog = this.#o.tokens.decode(route.token);
+    if (!dialog || (route.side !== 'a' && route.side !== 'b')) return 'forged';
+    const [flowId, aor] = route.side === 'a' ? [dialog.flowB, dialog.aorB] : [dialog.flowA, dialog.aorA];
+    const flow = this.#o.transport.getFlow(flowId);
+    if (flow && !flow.closed) return { flow };
+    // The connection is gone; if the device re-registered the same contact, use its new flow.
+    const contact = req.uri.toLowerCase();
+    for (const b of await this.#o.locations.list(aor)) {
+      if (b.contact.toLowerCase() === contact) {
+        const f = await this.#flowForBinding(b);
+        if (f) return { flow: f };
+      }
+    }
+    return 'gone';
+  }
+
+  // ---- helpers -------------------------------------------------------------------------
+
+  #isForUs(req: SipRequest): boolean {
+    const uri = req.parsedUri;
+    return uri instanceof SipUri && !uri.user && this.#o.domain.isLocalHost(uri.host, uri.port);
+  }
+
+  /** Pops the Routes that name this proxy; returns the token of the first one, if any. */
+  #popOurRoutes(req: SipRequest): OurRoute | undefined {
+    let found: OurRoute | undefined;
+    for (;;) {
+      let top: NameAddr | undefined;
+      try {
+        top = req.routes[0];
+      } catch {
+        return found;
+      }
+      if (!top || !(top.uri instanceof SipUri) || !this.#o.domain.isLocalHost(top.uri.host, top.uri.port)) return found;
+      const token = top.uri.params.get('r');
+      if (!token && !top.uri.params.has('lr')) return found;
+      req.shift('route');
+      if (!found && token) found = { token, side: top.uri.params.get('s') ?? '' };
+    }
+  }
+
+  #recordRoute(req: SipRequest, dialog: DialogRoute, callerTransport: TransportProtocol, calleeTransport: TransportProtocol): void {
+    const token = this.#o.tokens.encode(dialog);
+    // Double Record-Route (RFC 5658): the bottom entry faces the caller, the top one the callee.
+    req.prepend('record-route', `<${this.#routeUri(callerTransport)};r=${token};s=a>`);
+    req.prepend('record-route', `<${this.#routeUri(calleeTransport)};r=${token};s=b>`);
+  }
+
+  #routeUri(transport: TransportProtocol): string {
+    if (transport === 'ws' || transport === 'wss') return `sip:${this.#host};transport=${transport};lr`;
+    return `sip:${this.#host}:${this.#port}${transport === 'tcp' ? ';transport=tcp' : ''};lr`;
+  }
+
+  /** Adds our Via (with the signed upstream flow, for stateless 2xx retransmissions). */
+  #prepareForward(req: SipRequest, flow: Flow, branch: string, upstream: Flow): void {
+    const mac = this.#o.tokens.signFlow(upstream.id);
+    const pf = `${Buffer.from(upstream.id).toString('base64url')}.${mac}`;
+    const sentBy = flow.protocol === 'ws' || flow.protocol === 'wss' ? this.#host : `${this.#host}:${this.#port}`;
+    req.prepend('via', `SIP/2.0/${flow.protocol.toUpperCase()} ${sentBy};branch=${branch};pf=${pf};rport`);
+  }
+
+  #statelessBranch(ack: SipRequest): string {
+    const h = crypto.hash('sha1', `${ack.topVia?.branch ?? ''}\0${ack.callId}`, 'base64url');
+    return `z9hG4bKA${h.slice(0, 16)}`;
+  }
+
+  #isLoop(req: SipRequest, hash: string): boolean {
+    if (req.method === 'ACK' || req.method === 'CANCEL') return false;
+    for (const raw of req.list('via').slice(1)) {
+      let via;
+      try {
+        via = parseVia(raw);
+      } catch {
+        continue;
+      }
+      const branch = via.branch;
+      if (!branch?.startsWith(LOOP_PREFIX) || !this.#o.domain.isLocalHost(via.host, via.port)) continue;
+      if (branch.slice(LOOP_PREFIX.length, LOOP_PREFIX.length + hash.length) === hash) return true;
+    }
+    return false;
+  }
+
+  async #flowForBinding(b: Binding): Promise<Flow | undefined> {
+    if (b.transport !== 'udp') {
+      const f = this.#o.transport.getFlow(b.flowId);
+      if (f && !f.closed) return f;
+      if (b.transport !== 'tcp') return undefined; // a browser can only be reached over its own socket
+    }
+    let uri;
+    try {
+      uri = parseUri(b.contact);
+    } catch {
+      return undefined;
+    }
+    if (!(uri instanceof SipUri)) return undefined;
+    const host = uri.host.replace(/^\[|\]$/g, '');
+    const usable = /^[\d.]+$/.test(host) || host.includes(':') || host === 'localhost';
+    // Behind NAT or with an unresolvable contact, reach the device where its REGISTER came from.
+    if (!usable || uri.params.has('ob')) {
+      return b.transport === 'udp' ? this.#o.transport.udpFlow(b.sourceAddress, b.sourcePort) : undefined;
+    }
+    const protocol = uri.transportParam === 'tcp' ? 'tcp' : 'udp';
+    return this.#o.transport.flowTo(protocol, host === 'localhost' ? '127.0.0.1' : host, uri.port ?? 5060);
+  }
+}
+
+interface OurRoute {
+  token: string;
+  side: string;
+}
+
+/** RFC 3261 §16.6 step 8: a branch whose first part hashes the request, for loop detection. */
+function loopBranch(hash: string): string {
+  return `${LOOP_PREFIX}${hash}.${newBranch().slice(7, 17)}`;
+}
+
+/** Hash of what identifies a request as it arrived (§16.3 step 4). */
+function loopHash(req: SipRequest): string {
+  let fromTag = '';
+  let toTag = '';
+  try {
+    fromTag = req.from.tag ?? '';
+    toTag = req.to.tag ?? '';
+  } catch {
+    // unparsable tags hash as empty
+  }
+  return crypto
+    .hash('sha1', `${req.uri}\0${fromTag}\0${toTag}\0${req.callId}\0${req.cseq.seq}\0${req.list('route').join(',')}`, 'base64url')
+    .slice(0, 12)
+    .replace(/[-_]/g, 'x');
+}

@@ -1,0 +1,52 @@
+/**
+ * The SIP location service: address-of-record → registered contacts (RFC 3261 §10).
+ * In memory on one node; a Redis implementation shares it between nodes (DESIGN.md).
+ */
+import type { TransportProtocol } from '../transport/flow.js';
+
+export interface Binding {
+  /** `user@domain`, lower-case. */
+  aor: string;
+  /** The Contact URI exactly as registered. */
+  contact: string;
+  /** RFC 5626 +sip.instance and reg-id, when the UA supports outbound. */
+  instanceId?: string;
+  regId?: number;
+  q: number;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** The flow the REGISTER arrived on; the only way back to a WebSocket client. */
+  flowId: string;
+  transport: TransportProtocol;
+  /** Where the REGISTER came from (for UDP clients behind NAT). */
+  sourceAddress: string;
+  sourcePort: number;
+  /** RFC 3327 Path, used as a Route set when reaching this contact. */
+  path: string[];
+  userAgent?: string;
+  registeredAt: number;
+}
+
+export interface LocationStore {
+  /** Live (unexpired) bindings of an AOR, highest q first. */
+  list(aor: string): Promise<Binding[]>;
+  /** Replaces every binding of an AOR (an empty list removes the AOR). */
+  replace(aor: string, bindings: Binding[]): Promise<void>;
+  /** Removes bindings that rely on a connection that has closed; returns the AORs touched. */
+  removeFlow(flowId: string): Promise<string[]>;
+  /** Number of live bindings. */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Identity of a binding for updates: instance + reg-id when present, else the contact URI. */
+export function bindingKey(b: Pick<Binding, 'instanceId' | 'regId' | 'contact'>): string {
+  if (b.instanceId) return `i:${b.instanceId}:${b.regId ?? 0}`;
+  return `c:${b.contact.toLowerCase()}`;
+}
+
+export function sortBindings(bindings: Binding[]): Binding[] {
+  return bindings.sort((a, b) => b.q - a.q || b.registeredAt - a.registeredAt);
+}

@@ -1,0 +1,159 @@
+/**
+ * The registrar (RFC 3261 §10.3, RFC 5626 outbound, RFC 3327 Path): authenticates REGISTER
+ * with digest (401), checks that users only bind their own address-of-record, and maintains
+ * the location store: add/refresh/remove contacts, `*` with Expires 0, q-values, limits.
+ */
+import type { AccountStore } from '../../directory/accountStore.js';
+import type { Logger } from '../../util/logger.js';
+import { TypedEmitter } from '../../util/typedEmitter.js';
+import type { DigestAuthenticator } from '../auth/digestAuthenticator.js';
+import { createResponse, type SipRequest } from '../core/message.js';
+import { SipUri } from '../core/uri.js';
+import type { LocalDomain } from '../localDomain.js';
+import type { ServerTransaction } from '../transaction/serverTransaction.js';
+import type { Flow } from '../transport/flow.js';
+import { bindingKey, type Binding, type LocationStore } from './locationStore.js';
+
+export interface RegistrarOptions {
+  domain: LocalDomain;
+  accounts: AccountStore;
+  locations: LocationStore;
+  authenticator: DigestAuthenticator;
+  minExpires: number;
+  maxExpires: number;
+  defaultExpires: number;
+  maxBindingsPerUser: number;
+  logger: Logger;
+}
+
+export interface RegistrarEvents {
+  /** The set of a user's bindings changed (registered, refreshed away, unregistered). */
+  bindingsChanged: [username: string, count: number];
+}
+
+export class Registrar extends TypedEmitter<RegistrarEvents> {
+  readonly #o: RegistrarOptions;
+
+  constructor(options: RegistrarOptions) {
+    super();
+    this.#o = options;
+  }
+
+  async handle(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
+      tx.respond(createResponse(req, status, { reason, headers }));
+    const ruri = req.parsedUri;
+    if (!(ruri instanceof SipUri)) return reply(416);
+    if (!this.#o.domain.isLocalHost(ruri.host, ruri.port)) return reply(403, 'Not Our Domain');
+
+    // The AOR comes from To (RFC 3261 §10.3 step 5).
+    const to = req.to.uri;
+    if (!(to instanceof SipUri) || !to.user) return reply(404, 'Not Found');
+    if (!this.#o.domain.isLocalDomain(to.host)) return reply(403, 'Not Our Domain');
+
+    const auth = await this.#o.authenticator.authenticate(req, 'www');
+    if (!auth.ok) {
+      if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
+        return tx.respond(this.#o.authenticator.challenge(req, 'www', auth.stale));
+      }
+      this.#o.logger.info({ user: to.userUnescaped, ip: tx.flow.remoteAddress, reason: auth.reason }, 'SIP registration refused');
+      return reply(403, auth.reason === 'replay' ? 'Replayed Credentials' : 'Wrong Credentials');
+    }
+    const username = (to.userUnescaped ?? '').toLowerCase();
+    if (auth.username.toLowerCase() !== username) return reply(403, 'Not Your Address-of-Record');
+    const account = await this.#o.accounts.get(username);
+    if (!account) return reply(404, 'Not Found');
+    const aor = `${username}@${this.#o.domain.name}`;
+
+    const headerExpires = req.get('expires');
+    const contactValues = req.list('contact');
+    const now = Date.now();
+    let bindings = await this.#o.locations.list(aor);
+
+    if (contactValues.includes('*')) {
+      // RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0.
+      if (contactValues.length !== 1 || headerExpires?.trim() !== '0') return reply(400, 'Invalid Wildcard Contact');
+      if (bindings.some((b) => b.callId === req.callId && b.cseq >= req.cseq.seq)) return reply(500, 'Out of Order');
+      await this.#o.locations.replace(aor, []);
+      this.emit('bindingsChanged', username, 0);
+      return reply(200, undefined, [['Date', new Date().toUTCString()]]);
+    }
+
+    let contacts;
+    try {
+      contacts = req.contacts;
+    } catch {
+      return reply(400, 'Malformed Contact');
+    }
+    const outbound = (req.get('supported') ?? '').toLowerCase().includes('outbound');
+    let usedOutbound = false;
+    const path = req.list('path');
+    const byKey = new Map(bindings.map((b) => [bindingKey(b), b]));
+    for (const c of contacts) {
+      if (!(c.uri instanceof SipUri)) return reply(400, 'Contact Must Be a SIP URI');
+      const expiresParam = c.params.get('expires');
+      let expires = expiresParam != null ? Number(expiresParam) : headerExpires !== undefined ? Number(headerExpires) : this.#o.defaultExpires;
+      if (!Number.isFinite(expires) || expires < 0) return reply(400, 'Bad Expires');
+      if (expires > 0 && expires < this.#o.minExpires) {
+        return reply(423, undefined, [['Min-Expires', String(this.#o.minExpires)]]);
+      }
+      expires = Math.min(expires, this.#o.maxExpires);
+      const qRaw = c.params.get('q');
+      const q = qRaw != null ? Number(qRaw) : 1;
+      if (!Number.isFinite(q) || q < 0 || q > 1) return reply(400, 'Bad q-value');
+      const instanceId = c.params.get('+sip.instance') ?? undefined;
+      const regIdRaw = c.params.get('reg-id');
+      const regId = regIdRaw != null && instanceId ? Number(regIdRaw) : undefined;
+      if (regId !== undefined && outbound) usedOutbound = true;
+      const candidate: Binding = {
+        aor,
+        contact: c.uri.toString(),
+        instanceId: instanceId ?? undefined,
+        regId,
+        q,
+        expiresAt: now + expires * 1000,
+        callId: req.callId,
+        cseq: req.cseq.seq,
+        flowId: tx.flow.id,
+        transport: tx.flow.protocol,
+        sourceAddress: tx.flow.remoteAddress,
+        sourcePort: tx.flow.remotePort,
+        path,
+        userAgent: req.get('user-agent')?.slice(0, 200),
+        registeredAt: now,
+      };
+      const key = bindingKey(candidate);
+      const existing = byKey.get(key);
+      if (existing && existing.callId === req.callId && existing.cseq >= req.cseq.seq) {
+        return reply(500, 'Out of Order'); // RFC 3261 §10.3 step 7
+      }
+      if (expires === 0) byKey.delete(key);
+      else byKey.set(key, existing ? { ...candidate, registeredAt: existing.registeredAt } : candidate);
+    }
+    bindings = [...byKey.values()];
+    if (bindings.length > this.#o.maxBindingsPerUser) {
+      return reply(403, 'Too Many Registered Devices');
+    }
+    if (contacts.length) {
+      await this.#o.locations.replace(aor, bindings);
+      this.emit('bindingsChanged', username, bindings.length);
+    }
+    const headers: Array<[string, string]> = bindings.map((b) => [
+      'Contact',
+      `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}${b.q !== 1 ? `;q=${b.q}` : ''}${b.instanceId ? `;+sip.instance=${b.instanceId};reg-id=${b.regId ?? 1}` : ''}`,
+    ]);
+    headers.push(['Date', new Date().toUTCString()]);
+    if (usedOutbound) headers.push(['Require', 'outbound']);
+    if (path.length) headers.push(['Supported', 'path']);
+    tx.respond(createResponse(req, 200, { headers }));
+  }
+
+  /** A connection closed: its bindings cannot be reached any more (RFC 5626 §4.4.1). */
+  async flowClosed(flow: Flow): Promise<void> {
+    const aors = await this.#o.locations.removeFlow(flow.id);
+    for (const aor of aors) {
+      const left = await this.#o.locations.list(aor);
+      this.emit('bindingsChanged', aor.slice(0, aor.lastIndexOf('@')), left.length);
+    }
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The SIP service: transport → transactions → registrar/proxy, wired together.
+ * Any exception while handling a message is answered with 500 and logged; it never takes
+ * the process down.
+ */
+import type { CallLog } from '../calls/callLog.js';
+import type { GatewayConfig } from '../config.js';
+import type { AccountStore } from '../directory/accountStore.js';
+import type { Logger } from '../util/logger.js';
+import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
+import { NonceManager } from './auth/nonceManager.js';
+import { createResponse, type SipRequest } from './core/message.js';
+import { LocalDomain } from './localDomain.js';
+import { Proxy } from './proxy/proxy.js';
+import { RouteTokenSigner } from './proxy/routeToken.js';
+import type { LocationStore } from './registrar/locationStore.js';
+import { Registrar } from './registrar/registrar.js';
+import type { ServerTransaction } from './transaction/serverTransaction.js';
+import { TransactionLayer } from './transaction/transactionLayer.js';
+import type { TimerValues } from './transaction/timers.js';
+import { TransportLayer } from './transport/transportLayer.js';
+
+export interface SipServiceOptions {
+  config: GatewayConfig;
+  accounts: AccountStore;
+  credentials: DigestCredentialSource;
+  locations: LocationStore;
+  callLog: CallLog;
+  /** Key (derived from the server secret) that signs dialog route tokens. */
+  routeKey: Buffer;
+  logger: Logger;
+  timers?: TimerValues;
+}
+
+export class SipService {
+  readonly transport: TransportLayer;
+  #transactions: TransactionLayer | undefined;
+  #registrar: Registrar | undefined;
+  #proxy: Proxy | undefined;
+  #domain: LocalDomain | undefined;
+  readonly #o: SipServiceOptions;
+  readonly #log: Logger;
+
+  constructor(options: SipServiceOptions) {
+    this.#o = options;
+    this.#log = options.logger;
+    const sip = options.config.sip;
+    this.transport = new TransportLayer({
+      host: sip.host,
+      port: sip.port,
+      maxMessageBytes: sip.maxMessageBytes,
+      maxHeaders: sip.maxHeaders,
+      maxConnectionsPerIp: sip.maxConnectionsPerIp,
+      ratePerIp: sip.ratePerIp,
+      logger: options.logger,
+    });
+  }
+
+  get registrar(): Registrar {
+    if (!this.#registrar) throw new Error('SIP service not started');
+    return this.#registrar;
+  }
+
+  get domain(): LocalDomain {
+    if (!this.#domain) throw new Error('SIP service not started');
+    return this.#domain;
+  }
+
+  get stats(): Record<string, number> {
+    return {
+      ...this.transport.stats,
+      serverTransactions: this.#transactions?.counts.server ?? 0,
+      clientTransactions: this.#transactions?.counts.client ?? 0,
+      proxyContexts: this.#proxy?.pendingContexts ?? 0,
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.#o;
+    await this.transport.start();
+    // The bound port is only known now (SIP_PORT=0 picks a free one).
+    const domain = new LocalDomain(config.domain, config.sip.advertisedHost, this.transport.port);
+    this.#domain = domain;
+    const transactions = new TransactionLayer(this.transport, this.#o.timers);
+    this.#transactions = transactions;
+    const authenticator = new DigestAuthenticator({
+      realm: config.domain,
+      algorithms: config.sip.digestAlgorithms,
+      nonces: new NonceManager({ ttlSeconds: config.sip.nonceTtlSeconds }),
+      credentials: this.#o.credentials,
+    });
+    this.#registrar = new Registrar({
+      domain,
+      accounts: this.#o.accounts,
+      locations: this.#o.locations,
+      authenticator,
+      minExpires: config.sip.minExpires,
+      maxExpires: config.sip.maxExpires,
+      defaultExpires: config.sip.defaultExpires,
+      maxBindingsPerUser: config.sip.maxBindingsPerUser,
+      logger: this.#log,
+    });
+    this.#proxy = new Proxy({
+      domain,
+      transport: this.transport,
+      transactions,
+      authenticator,
+      accounts: this.#o.accounts,
+      locations: this.#o.locations,
+      tokens: new RouteTokenSigner(this.#o.routeKey),
+      callLog: this.#o.callLog,
+      inviteTimeoutSeconds: config.sip.inviteTimeoutSeconds,
+      logger: this.#log,
+    });
+
+    transactions.on('request', (req, st) => this.#dispatch(req, st));
+    transactions.on('ack', (ack, flow) => {
+      this.#proxy!.handleAck(ack, flow).catch((err) => this.#log.error({ err }, 'SIP ACK handling failed'));
+    });
+    transactions.on('strayResponse', (res) => {
+      try {
+        this.#proxy!.handleStrayResponse(res);
+      } catch (err) {
+        this.#log.error({ err }, 'SIP stray response handling failed');
+      }
+    });
+    this.transport.on('flowClosed', (flow) => {
+      this.#o.callLog.flowClosed(flow.id);
+      this.#registrar!.flowClosed(flow).catch((err) => this.#log.error({ err }, 'SIP flow cleanup failed'));
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#transactions?.dispose();
+    await this.transport.stop();
+  }
+
+  #dispatch(req: SipRequest, st: ServerTransaction): void {
+    const handler = req.method === 'REGISTER' ? this.#registrar!.handle(req, st) : this.#proxy!.handleRequest(req, st);
+    handler.catch((err: unknown) => {
+      this.#log.error({ err, method: req.method, callId: req.callId }, 'SIP request handling failed');
+      if (!st.isFinal) st.respond(createResponse(req, 500));
+    });
+  }
+}
