@@ -36,7 +36,8 @@ const envSchema = z.object({
   PARLEY_SIP_HOST: z.string().default('0.0.0.0'),
   /** Host put into Via and Record-Route for UDP/TCP peers; defaults to 127.0.0.1 for the localhost domain, else the domain. */
   PARLEY_SIP_ADVERTISED_HOST: z.string().optional(),
-  PARLEY_SIP_DIGEST_ALGORITHMS: z.string().default('MD5,SHA-256'),
+  /** Digest algorithms offered, most preferred first (RFC 8760 order; clients use the first they support). */
+  PARLEY_SIP_DIGEST_ALGORITHMS: z.string().default('SHA-256,MD5'),
   PARLEY_SIP_NONCE_TTL_SECONDS: int(300, 5),
   PARLEY_SIP_MAX_MESSAGE_BYTES: int(65535, 1024, 1 << 20),
   PARLEY_SIP_MAX_HEADERS: int(128, 16, 1024),

@@ -102,8 +102,8 @@ export class Gateway {
     registerIceApi(this.http.router, auth, config.media);
     registerHealthApi(this.http.router, version, async () => ({
       ...this.sip.stats,
-      sipBindings: await this.locations.size(),
-      activeCalls: this.callLog.activeCalls,
+      sip_bindings: await this.locations.size(),
+      calls_active: this.callLog.activeCalls,
     }));
     this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
   }

@@ -66,12 +66,18 @@ export class SipService {
     return this.#domain;
   }
 
+  /** Prometheus-style names, without the parley_ prefix. */
   get stats(): Record<string, number> {
+    const t = this.transport.stats;
     return {
-      ...this.transport.stats,
-      serverTransactions: this.#transactions?.counts.server ?? 0,
-      clientTransactions: this.#transactions?.counts.client ?? 0,
-      proxyContexts: this.#proxy?.pendingContexts ?? 0,
+      sip_messages_received_total: t.received,
+      sip_messages_sent_total: t.sent,
+      sip_messages_rejected_total: t.rejected,
+      sip_messages_dropped_total: t.dropped,
+      sip_requests_rate_limited_total: t.rateLimited,
+      sip_server_transactions: this.#transactions?.counts.server ?? 0,
+      sip_client_transactions: this.#transactions?.counts.client ?? 0,
+      sip_proxy_contexts: this.#proxy?.pendingContexts ?? 0,
     };
   }
 

@@ -16,8 +16,8 @@ export function registerHealthApi(router: Router, version: string, metrics: Metr
     values.process_heap_used_bytes = mem.heapUsed;
     let body = '';
     for (const [name, value] of Object.entries(values)) {
-      const metric = name.startsWith('process_') ? name : `parley_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
-      body += `# TYPE ${metric} gauge\n${metric} ${value}\n`;
+      const metric = name.startsWith('process_') ? name : `parley_${name}`;
+      body += `# TYPE ${metric} ${name.endsWith('_total') ? 'counter' : 'gauge'}\n${metric} ${value}\n`;
     }
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
     res.end(body);

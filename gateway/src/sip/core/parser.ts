@@ -63,6 +63,8 @@ export function parseMessage(buf: Buffer, limits: ParseLimits = DEFAULT_LIMITS, 
     if (status < 100 || status > 699) return { ok: false, status: 0, reason: 'bad status code' };
     res = new SipResponse(status, m[3] ?? '');
   } else {
+    // Not even shaped like a SIP request: drop it rather than answer (no reflecting of junk).
+    if (!/^\S+ .* SIP\/\d+\.\d+\s*$/.test(startLine)) return { ok: false, status: 0, reason: 'not SIP' };
     const parts = startLine.split(' ');
     if (parts.length !== 3 || !isToken(parts[0]) || !parts[1]) {
       // Still try to read headers so the 400 can be addressed; the method may be unusable.

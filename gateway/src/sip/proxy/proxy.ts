@@ -42,6 +42,7 @@ export interface ProxyOptions {
 /** Methods that create a dialog and so are Record-Routed. */
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, PRACK';
+const KNOWN_METHODS = new Set([...ALLOWED_METHODS.split(', '), 'REGISTER', 'PUBLISH']);
 const LOOP_PREFIX = 'z9hG4bKP';
 
 export class Proxy {
@@ -99,8 +100,10 @@ export class Proxy {
       return reply(403, 'Relaying Forbidden'); // never an open relay, authenticated or not
     }
     if (!ruri.user) {
+      // A request for the server itself: only OPTIONS (and REGISTER, handled by the registrar) mean anything.
       if (req.method === 'OPTIONS') return this.#answerOptions(req, st);
-      return reply(404);
+      if (KNOWN_METHODS.has(req.method)) return reply(405, undefined, [['Allow', 'OPTIONS, REGISTER']]);
+      return reply(501);
     }
 
     const username = await this.#authenticate(req, st);

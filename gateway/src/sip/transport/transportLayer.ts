@@ -246,7 +246,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   }
 
   sendBytes(flow: Flow, data: Buffer): boolean {
-    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ flow: flow.id, msg: redactAuth(data) }, 'SIP out');
+    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ flow: flow.id, sip: redactAuth(data) }, 'SIP out');
     const ok = flow.send(data);
     if (ok) this.stats.sent++;
     return ok;
@@ -388,7 +388,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
       return;
     }
     const msg = result.message;
-    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ flow: flow.id, msg: redactAuth(data) }, 'SIP in');
+    if (this.#log.isLevelEnabled('trace')) this.#log.trace({ flow: flow.id, sip: redactAuth(data) }, 'SIP in');
     if (msg instanceof SipRequest) {
       if (!isLoopback(flow.remoteAddress) && !this.#rate.take(flow.remoteAddress)) {
         this.stats.rateLimited++;

@@ -1,0 +1,59 @@
+/** Top level: sign-in, then the phone for the signed-in user. */
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { api, ApiError, type Profile } from './api/apiClient';
+import { Phone } from './sip/phone';
+import { HomeScreen } from './ui/HomeScreen';
+import { LoginScreen } from './ui/LoginScreen';
+
+type AuthState = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; profile: Profile };
+
+export function App() {
+  const [auth, setAuth] = useState<AuthState>({ status: 'loading' });
+  const phone = useMemo(() => new Phone(), []);
+
+  useEffect(() => {
+    api
+      .me()
+      .then((profile) => setAuth({ status: 'signed-in', profile }))
+      .catch((err) => setAuth({ status: 'signed-out', notice: err instanceof ApiError && err.status !== 401 ? err.message : undefined }));
+  }, []);
+
+  useEffect(() => {
+    if (auth.status !== 'signed-in') return;
+    let cancelled = false;
+    api
+      .iceServers()
+      .catch(() => ({ iceServers: [] }))
+      .then(({ iceServers }) => {
+        if (!cancelled) phone.start(auth.profile, iceServers);
+      });
+    const off = phone.on('authFailed', () => {
+      // The session behind the SIP credential is gone: check and, if so, ask to sign in again.
+      api.me().catch(() => setAuth({ status: 'signed-out', notice: 'Your session has expired. Please sign in again.' }));
+    });
+    return () => {
+      cancelled = true;
+      off();
+      phone.stop();
+    };
+  }, [auth, phone]);
+
+  const signOut = useCallback(async () => {
+    phone.stop();
+    await api.logout().catch(() => undefined);
+    setAuth({ status: 'signed-out' });
+  }, [phone]);
+
+  if (auth.status === 'loading') {
+    return (
+      <div className="center-screen" role="status" aria-live="polite">
+        <div className="spinner" aria-hidden="true" />
+        <p>Loading Parley…</p>
+      </div>
+    );
+  }
+  if (auth.status === 'signed-out') {
+    return <LoginScreen notice={auth.notice} onSignedIn={(profile) => setAuth({ status: 'signed-in', profile })} />;
+  }
+  return <HomeScreen profile={auth.profile} phone={phone} onSignOut={signOut} />;
+}

@@ -1,0 +1,64 @@
+/** Calls to the gateway's REST API; errors carry the server's human-readable message. */
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Profile {
+  user: { username: string; displayName: string; domain: string };
+  sessionExpiresAt: number;
+  sip: { uri: string; authorizationUser: string; password: string; realm: string; path: string };
+}
+
+export interface DirectoryUser {
+  username: string;
+  displayName: string;
+  reachable: boolean;
+}
+
+export interface CallLogEntry {
+  callId: string;
+  direction: 'outgoing' | 'incoming';
+  peer: string;
+  startedAt: number;
+  answeredAt?: number;
+  endedAt?: number;
+  outcome: 'ringing' | 'answered' | 'busy' | 'declined' | 'unreachable' | 'cancelled' | 'failed';
+  missed: boolean;
+  durationSeconds?: number;
+  video: boolean;
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the Parley server. Check your connection and try again.');
+  }
+  const data = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+  if (!res.ok) {
+    throw new ApiError(res.status, data.error?.code ?? 'error', data.error?.message ?? `The server answered ${res.status}`);
+  }
+  return data as T;
+}
+
+export const api = {
+  login: (username: string, password: string) => request<Profile>('POST', '/api/login', { username, password }),
+  logout: () => request<{ ok: true }>('POST', '/api/logout'),
+  me: () => request<Profile>('GET', '/api/me'),
+  users: (q = '') => request<{ users: DirectoryUser[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`),
+  calls: () => request<{ calls: CallLogEntry[] }>('GET', '/api/calls'),
+  iceServers: () => request<{ iceServers: RTCIceServer[] }>('GET', '/api/ice-servers'),
+};

@@ -1,0 +1,78 @@
+/** Runs Debian's sipp (package sip-tester) as a real, independent SIP peer. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const SCENARIOS = path.resolve(import.meta.dirname, '../src/sip/interop/scenarios');
+
+export interface SippResult {
+  code: number | null;
+  output: string;
+  successful: number;
+  failed: number;
+}
+
+export interface SippOptions {
+  scenario: string;
+  /** Gateway address; omitted for a UAS that only listens. */
+  remote?: string;
+  localPort: number;
+  calls: number;
+  rate?: number;
+  /** CSV injection file contents (first line SEQUENTIAL/RANDOM). */
+  csv?: string;
+  extra?: string[];
+  timeoutSeconds?: number;
+}
+
+export function hasSipp(): boolean {
+  return fs.existsSync('/usr/bin/sipp');
+}
+
+export function runSipp(o: SippOptions): { done: Promise<SippResult>; kill: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sipp-'));
+  const args = [
+    ...(o.remote ? [o.remote] : []),
+    '-sf',
+    path.join(SCENARIOS, o.scenario),
+    '-i',
+    '127.0.0.1',
+    '-p',
+    String(o.localPort),
+    '-m',
+    String(o.calls),
+    '-r',
+    String(o.rate ?? 10),
+    '-timeout',
+    `${o.timeoutSeconds ?? 30}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-trace_err',
+    '-error_file',
+    path.join(dir, 'errors.log'),
+    ...(o.extra ?? []),
+  ];
+  if (o.csv) {
+    fs.writeFileSync(path.join(dir, 'users.csv'), o.csv);
+    args.push('-inf', path.join(dir, 'users.csv'));
+  }
+  const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const done = new Promise<SippResult>((resolve) => {
+    child.on('exit', (code) => {
+      const count = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(output)?.[1] ?? 0);
+      let errors = '';
+      try {
+        errors = fs.readFileSync(path.join(dir, 'errors.log'), 'utf8');
+      } catch {
+        // no errors file: no errors
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve({ code, output: output + errors, successful: count('Successful call'), failed: count('Failed call') });
+    });
+  });
+  return { done, kill: () => child.kill('SIGKILL') };
+}

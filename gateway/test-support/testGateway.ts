@@ -1,0 +1,53 @@
+/** An in-process gateway on free ports with a throwaway data directory, for integration tests. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { Gateway } from '../src/gateway.js';
+import type { TimerValues } from '../src/sip/transaction/timers.js';
+import { createLogger } from '../src/util/logger.js';
+
+export interface TestGateway {
+  gateway: Gateway;
+  sipPort: number;
+  httpPort: number;
+  url: string;
+  dataDir: string;
+  addUser(name: string, password?: string, displayName?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const TEST_PASSWORD = 'test-password-1';
+/** Short SIP timers so timeouts happen in tests within a few seconds (T1 50 ms → Timer B 3.2 s). */
+export const FAST_TIMERS: TimerValues = { T1: 50, T2: 400, T4: 500 };
+
+export async function startTestGateway(env: Record<string, string> = {}, timers: TimerValues = FAST_TIMERS): Promise<TestGateway> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    SIP_PORT: '0',
+    PARLEY_HTTP_HOST: '127.0.0.1',
+    PARLEY_SIP_HOST: '127.0.0.1',
+    PARLEY_DATA: dataDir,
+    PARLEY_PASSWORD_HASH_COST: '10',
+    PARLEY_LOG_LEVEL: process.env.PARLEY_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const gateway = new Gateway({ config, logger: createLogger(config.logLevel), sipTimers: timers, staticDir: path.join(dataDir, 'no-client') });
+  await gateway.start();
+  const httpPort = gateway.http.port;
+  return {
+    gateway,
+    sipPort: gateway.sip.transport.port,
+    httpPort,
+    url: `http://127.0.0.1:${httpPort}`,
+    dataDir,
+    async addUser(name, password = TEST_PASSWORD, displayName) {
+      await gateway.accounts.create({ username: name, password, displayName });
+    },
+    async stop() {
+      await gateway.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `npm test`: installs everything the tests need (Debian and npm packages), builds, then runs
+# the unit/integration tests (Vitest) and the browser tests (Playwright + Debian Chromium),
+# both inside a loopback-only network namespace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+echo "==> Type checks"
+npm run --silent typecheck
+echo "==> Unit and integration tests"
+bash scripts/isolated.sh npx vitest run "$@"
+echo "==> Browser tests"
+bash scripts/isolated.sh npx playwright test
