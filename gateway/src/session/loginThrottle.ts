@@ -1,7 +1,7 @@
 /**
  * Slows password guessing: after PARLEY_LOGIN_MAX_FAILURES failed sign-ins for one account
- * from one address (or for one address overall, at five times that), further attempts are
- * refused until the window has passed.
+ * from one address (or, when `perAddressFactor` > 0, that many times more for one address
+ * overall), further attempts are refused until the window has passed.
  */
 export class LoginThrottle {
   readonly #failures = new Map<string, number[]>();
@@ -9,14 +9,16 @@ export class LoginThrottle {
   constructor(
     private readonly maxFailures: number,
     private readonly windowMs: number,
+    /** 0 turns the per-address limit off (SIP phones of a whole office share one NAT address). */
+    private readonly perAddressFactor = 5,
   ) {}
 
   /** Seconds until sign-in may be tried again, or 0 when it may be tried now. */
   retryAfter(username: string, ip: string, now = Date.now()): number {
     const perUser = this.#recent(`u:${username}|${ip}`, now);
     const perIp = this.#recent(`i:${ip}`, now);
-    const blockedBy =
-      perUser.length >= this.maxFailures ? perUser : perIp.length >= this.maxFailures * 5 ? perIp : undefined;
+    const perIpLimit = this.perAddressFactor > 0 ? this.maxFailures * this.perAddressFactor : Infinity;
+    const blockedBy = perUser.length >= this.maxFailures ? perUser : perIp.length >= perIpLimit ? perIp : undefined;
     if (!blockedBy) return 0;
     return Math.max(1, Math.ceil((blockedBy[0] + this.windowMs - now) / 1000));
   }

@@ -6,6 +6,7 @@
 import type { CallLog } from '../calls/callLog.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
+import { LoginThrottle } from '../session/loginThrottle.js';
 import type { Logger } from '../util/logger.js';
 import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
 import { NonceManager } from './auth/nonceManager.js';
@@ -94,6 +95,7 @@ export class SipService {
       algorithms: config.sip.digestAlgorithms,
       nonces: new NonceManager({ ttlSeconds: config.sip.nonceTtlSeconds }),
       credentials: this.#o.credentials,
+      throttle: new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0),
     });
     this.#registrar = new Registrar({
       domain,

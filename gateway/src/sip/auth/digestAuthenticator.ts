@@ -8,6 +8,7 @@ import type { DigestAlgorithmName } from '../../config.js';
 import { digestHash, type DigestHash } from '../../directory/passwords.js';
 import { splitOutside, unquote } from '../core/grammar.js';
 import { createResponse, type SipRequest, type SipResponse } from '../core/message.js';
+import type { LoginThrottle } from '../../session/loginThrottle.js';
 import type { NonceManager } from './nonceManager.js';
 
 /** Where HA1 values come from: the account, and every live web session's SIP credential. */
@@ -20,13 +21,21 @@ export type AuthKind = 'www' | 'proxy';
 
 export type AuthResult =
   | { ok: true; username: string }
-  | { ok: false; stale: boolean; reason: 'missing' | 'bad-credentials' | 'unknown-user' | 'stale' | 'replay' | 'malformed' };
+  | {
+      ok: false;
+      stale: boolean;
+      reason: 'missing' | 'bad-credentials' | 'unknown-user' | 'stale' | 'replay' | 'malformed' | 'throttled';
+      /** Seconds to wait, when throttled. */
+      retryAfter?: number;
+    };
 
 export interface DigestAuthenticatorOptions {
   realm: string;
   algorithms: DigestAlgorithmName[];
   nonces: NonceManager;
   credentials: DigestCredentialSource;
+  /** Counts wrong passwords per user and address, so SIP cannot be used to guess them. */
+  throttle?: LoginThrottle;
 }
 
 const HASH_OF: Record<DigestAlgorithmName, DigestHash> = { MD5: 'md5', 'SHA-256': 'sha256' };
@@ -44,7 +53,8 @@ export class DigestAuthenticator {
     return this.#opts.realm;
   }
 
-  async authenticate(req: SipRequest, kind: AuthKind): Promise<AuthResult> {
+  /** `sourceIp` is where the request came from (for the guessing throttle). */
+  async authenticate(req: SipRequest, kind: AuthKind, sourceIp = ''): Promise<AuthResult> {
     const header = kind === 'www' ? 'authorization' : 'proxy-authorization';
     const values = req.getAll(header);
     if (!values.length) return { ok: false, stale: false, reason: 'missing' };
@@ -71,9 +81,16 @@ export class DigestAuthenticator {
     if (checked.result === 'invalid') return { ok: false, stale: false, reason: 'malformed' };
     if (checked.result === 'replay') return { ok: false, stale: false, reason: 'replay' };
 
+    const throttle = this.#opts.throttle;
+    const user = username.toLowerCase();
+    const wait = throttle?.retryAfter(user, sourceIp) ?? 0;
+    if (wait > 0) return { ok: false, stale: false, reason: 'throttled', retryAfter: wait };
     const hash = HASH_OF[algorithm];
     const candidates = await this.#opts.credentials.ha1Candidates(username, hash);
-    if (!candidates) return { ok: false, stale: false, reason: 'unknown-user' };
+    if (!candidates) {
+      throttle?.fail(user, sourceIp);
+      return { ok: false, stale: false, reason: 'unknown-user' };
+    }
     const ha2 = digestHash(hash, `${req.method}:${uri}`);
     const given = Buffer.from(response.toLowerCase());
     let matched = false;
@@ -81,7 +98,10 @@ export class DigestAuthenticator {
       const expected = Buffer.from(digestHash(hash, `${ha1}:${nonce}:${ncHex}:${cnonce}:auth:${ha2}`));
       if (expected.length === given.length && crypto.timingSafeEqual(expected, given)) matched = true;
     }
-    if (!matched) return { ok: false, stale: false, reason: 'bad-credentials' };
+    if (!matched) {
+      throttle?.fail(user, sourceIp);
+      return { ok: false, stale: false, reason: 'bad-credentials' };
+    }
     // Correct password on an expired nonce: ask again with stale=true (RFC 7616 §3.3).
     if (checked.result === 'stale') return { ok: false, stale: true, reason: 'stale' };
     this.#opts.nonces.use(checked, nc);
@@ -110,4 +130,16 @@ export function parseDigestCredentials(value: string): Record<string, string> | 
     out[part.slice(0, eq).trim().toLowerCase()] = unquote(part.slice(eq + 1).trim());
   }
   return out;
+}
+
+/** The answer to a failed authentication that is not simply a fresh challenge. */
+export function refusal(result: Extract<AuthResult, { ok: false }>): { reason: string; headers: Array<[string, string]> } {
+  switch (result.reason) {
+    case 'replay':
+      return { reason: 'Replayed Credentials', headers: [] };
+    case 'throttled':
+      return { reason: 'Too Many Failed Attempts', headers: [['Retry-After', String(result.retryAfter ?? 60)]] };
+    default:
+      return { reason: 'Wrong Credentials', headers: [] };
+  }
 }

@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { parseMessage } from './parser.js';
 import { SipRequest, SipResponse, createResponse } from './message.js';
 import { SipUri } from './uri.js';
+import { sharedPath } from '../../../test-support/shared.js';
 
-const TORTURE_DIR = path.resolve(import.meta.dirname, '../../../../../shared/sip-torture/messages');
-const hasTorture = fs.existsSync(TORTURE_DIR);
+const TORTURE_DIR = sharedPath('sip-torture', 'messages') ?? '';
+const hasTorture = TORTURE_DIR !== '';
 
 function parse(text: string) {
   return parseMessage(Buffer.from(text.replace(/\n/g, '\r\n')));

@@ -7,10 +7,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from '../../../test-support/gatewayProcess.js';
+import { sharedPath } from '../../../test-support/shared.js';
 import { SipClient, uid, type ReceivedMessage } from '../../../test-support/sipClient.js';
 
 let gw: GatewayProcess;
-const TORTURE = path.resolve(import.meta.dirname, '../../../../../shared/sip-torture/messages');
+const TORTURE = sharedPath('sip-torture', 'messages') ?? '';
 
 beforeAll(async () => {
   gw = new GatewayProcess();
@@ -93,7 +94,7 @@ describe('hostile and malformed SIP', () => {
     expect(reply).toMatch(/^SIP\/2\.0 513/);
   });
 
-  it.skipIf(!fs.existsSync(TORTURE))('survives all 49 RFC 4475 torture messages', async () => {
+  it.skipIf(!TORTURE)('survives all 49 RFC 4475 torture messages', async () => {
     const files = fs.readdirSync(TORTURE).filter((f) => f.endsWith('.dat'));
     expect(files).toHaveLength(49);
     const c = await SipClient.open(gw.sipPort, 'torture');

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import type { CallLog } from '../../calls/callLog.js';
 import type { AccountStore } from '../../directory/accountStore.js';
 import type { Logger } from '../../util/logger.js';
-import type { DigestAuthenticator } from '../auth/digestAuthenticator.js';
+import { refusal, type DigestAuthenticator } from '../auth/digestAuthenticator.js';
 import { quote } from '../core/grammar.js';
 import { createResponse, newBranch, type SipRequest, type SipResponse } from '../core/message.js';
 import type { NameAddr } from '../core/nameAddr.js';
@@ -153,13 +153,13 @@ export class Proxy {
   // ---- out-of-dialog -------------------------------------------------------------------
 
   async #authenticate(req: SipRequest, st: ServerTransaction): Promise<string | undefined> {
-    const auth = await this.#o.authenticator.authenticate(req, 'proxy');
+    const auth = await this.#o.authenticator.authenticate(req, 'proxy', st.flow.remoteAddress);
     if (!auth.ok) {
       if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
         st.respond(this.#o.authenticator.challenge(req, 'proxy', auth.stale));
       } else {
         this.#log.info({ method: req.method, ip: st.flow.remoteAddress, reason: auth.reason }, 'SIP request refused: authentication failed');
-        st.respond(createResponse(req, 403, { reason: auth.reason === 'replay' ? 'Replayed Credentials' : 'Wrong Credentials' }));
+        st.respond(createResponse(req, 403, refusal(auth)));
       }
       return undefined;
     }

@@ -8,7 +8,7 @@ const clients: SipClient[] = [];
 
 beforeAll(async () => {
   gw = await startTestGateway({ PARLEY_SIP_MIN_EXPIRES: '60', PARLEY_SIP_MAX_BINDINGS_PER_USER: '3' });
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await gw.addUser(u);
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'guessed']) await gw.addUser(u);
 });
 
 afterAll(async () => {
@@ -99,6 +99,15 @@ describe('registrar', () => {
     for (const c of cs) results.push((await register(c, TEST_PASSWORD)).status);
     // alice already had one binding from the first test: 3 allowed in total.
     expect(results).toEqual([200, 200, 403, 403]);
+  });
+
+  it('stops answering password guesses after too many wrong ones (PARLEY_LOGIN_MAX_FAILURES)', async () => {
+    const c = await client('guessed');
+    for (let i = 0; i < 10; i++) expect((await register(c, `guess-${i}`)).status).toBe(403);
+    const blocked = await register(c, TEST_PASSWORD); // even the right password, for now
+    expect(blocked.status).toBe(403);
+    expect(blocked.startLine).toMatch(/Too Many Failed Attempts/);
+    expect(Number(blocked.header('Retry-After'))).toBeGreaterThan(0);
   });
 
   it('drops the bindings of a TCP connection when it closes', async () => {

@@ -6,7 +6,7 @@
 import type { AccountStore } from '../../directory/accountStore.js';
 import type { Logger } from '../../util/logger.js';
 import { TypedEmitter } from '../../util/typedEmitter.js';
-import type { DigestAuthenticator } from '../auth/digestAuthenticator.js';
+import { refusal, type DigestAuthenticator } from '../auth/digestAuthenticator.js';
 import { createResponse, type SipRequest } from '../core/message.js';
 import { SipUri } from '../core/uri.js';
 import type { LocalDomain } from '../localDomain.js';
@@ -51,13 +51,14 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
     if (!(to instanceof SipUri) || !to.user) return reply(404, 'Not Found');
     if (!this.#o.domain.isLocalDomain(to.host)) return reply(403, 'Not Our Domain');
 
-    const auth = await this.#o.authenticator.authenticate(req, 'www');
+    const auth = await this.#o.authenticator.authenticate(req, 'www', tx.flow.remoteAddress);
     if (!auth.ok) {
       if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
         return tx.respond(this.#o.authenticator.challenge(req, 'www', auth.stale));
       }
       this.#o.logger.info({ user: to.userUnescaped, ip: tx.flow.remoteAddress, reason: auth.reason }, 'SIP registration refused');
-      return reply(403, auth.reason === 'replay' ? 'Replayed Credentials' : 'Wrong Credentials');
+      const { reason, headers } = refusal(auth);
+      return reply(403, reason, headers);
     }
     const username = (to.userUnescaped ?? '').toLowerCase();
     if (auth.username.toLowerCase() !== username) return reply(403, 'Not Your Address-of-Record');
