@@ -313,7 +313,10 @@ const RESPONSE_COPIED = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
 
 export interface ResponseOptions {
   reason?: string;
-  /** To tag to add when the request has none and status > 100. */
+  /**
+   * To tag to add when the request has none and status > 100. Random by default: a server
+   * transaction repeats its stored response to retransmissions, so tags need not be derived.
+   */
   toTag?: string;
   headers?: Array<[string, string]>;
   body?: Buffer;
@@ -334,7 +337,7 @@ export function createResponse(req: SipRequest, status: number, options: Respons
     }
     if (!hasTag) {
       const i = res.headers.findIndex((h) => h.lname === 'to');
-      res.headers[i] = { ...res.headers[i], value: `${res.headers[i].value};tag=${options.toTag ?? localTag(req)}` };
+      res.headers[i] = { ...res.headers[i], value: `${res.headers[i].value};tag=${options.toTag ?? newTag()}` };
     }
   }
   if (status === 100) {
@@ -344,20 +347,6 @@ export function createResponse(req: SipRequest, status: number, options: Respons
   for (const [name, value] of options.headers ?? []) res.append(name.toLowerCase(), value);
   if (options.contentType) res.set('content-type', options.contentType);
   return res;
-}
-
-/** A To tag stable across retransmissions of the same request, so they get identical answers. */
-export function localTag(req: SipRequest): string {
-  const branch = safeTopBranch(req);
-  return crypto.hash('sha1', `${req.callId}\0${branch}\0${req.get('cseq') ?? ''}`, 'base64url').slice(0, 12);
-}
-
-function safeTopBranch(msg: SipMessage): string {
-  try {
-    return msg.topVia?.branch ?? '';
-  } catch {
-    return '';
-  }
 }
 
 export function newBranch(): string {

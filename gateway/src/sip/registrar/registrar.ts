@@ -77,7 +77,7 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
       if (bindings.some((b) => b.callId === req.callId && b.cseq >= req.cseq.seq)) return reply(500, 'Out of Order');
       await this.#o.locations.replace(aor, []);
       this.emit('bindingsChanged', username, 0);
-      return reply(200, undefined, [['Date', new Date().toUTCString()]]);
+      return reply(200, undefined, [['Date', httpDate()]]);
     }
 
     let contacts;
@@ -143,7 +143,7 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
       'Contact',
       `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}${b.q !== 1 ? `;q=${b.q}` : ''}${b.instanceId ? `;+sip.instance=${b.instanceId};reg-id=${b.regId ?? 1}` : ''}`,
     ]);
-    headers.push(['Date', new Date().toUTCString()]);
+    headers.push(['Date', httpDate()]);
     if (usedOutbound) headers.push(['Require', 'outbound']);
     if (path.length) headers.push(['Supported', 'path']);
     tx.respond(createResponse(req, 200, { headers }));
@@ -157,4 +157,13 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
       this.emit('bindingsChanged', aor.slice(0, aor.lastIndexOf('@')), left.length);
     }
   }
+}
+
+let dateCache = { second: 0, text: '' };
+
+/** The Date header value (RFC 3261 §20.17), formatted once per second. */
+function httpDate(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateCache.second) dateCache = { second, text: new Date(second * 1000).toUTCString() };
+  return dateCache.text;
 }

@@ -415,17 +415,14 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
 function stampReceived(req: SipRequest, flow: Flow): void {
   const via = req.topVia;
   if (!via) return;
-  let changed = false;
-  if (via.host !== flow.remoteAddress && socketHost(via.host) !== flow.remoteAddress) {
-    via.params.set('received', flow.remoteAddress);
-    changed = true;
-  }
-  if (via.params.has('rport') && !via.params.get('rport')) {
-    via.params.set('rport', String(flow.remotePort));
-    via.params.set('received', flow.remoteAddress);
-    changed = true;
-  }
-  if (changed) req.replaceTopVia(via);
+  const rport = via.params.get('rport');
+  const wantsRport = rport === null;
+  const hostDiffers = via.host !== flow.remoteAddress && socketHost(via.host) !== flow.remoteAddress;
+  if (!wantsRport && !hostDiffers) return;
+  // Parameters are appended/filled in place, so the rest of the header stays as sent.
+  if (wantsRport) via.params.set('rport', String(flow.remotePort));
+  via.params.set('received', flow.remoteAddress);
+  req.replaceTopVia(via);
 }
 
 /** Hides digest credentials from message traces. */
