@@ -56,7 +56,7 @@ export function CallScreen({ call, phone }: { call: CallState; phone: Phone }) {
     <div className="call-screen" role="dialog" aria-modal="true" aria-label={`Call with ${call.peerName}`} data-testid="call-screen" data-phase={call.phase}>
       <div className="call-stage">
         {hasRemoteVideo ? (
-          <VideoView stream={call.remoteStream} className="remote-video" label={`${call.peerName}'s video`} />
+          <VideoView stream={call.remoteStream} className={`remote-video ${call.onHold || call.remoteHold ? 'is-held' : ''}`} label={`${call.peerName}'s video`} />
         ) : (
           <div className="avatar-large" aria-hidden="true">
             {call.peerName.slice(0, 1).toUpperCase()}

@@ -23,11 +23,16 @@ export function startMemoryReducer(options: MemoryReducerOptions = {}): () => vo
   const gc = vm.runInNewContext('gc') as (() => void) | undefined;
   if (typeof gc !== 'function') return () => {};
   let liveAfterGc = process.memoryUsage().heapUsed;
+  let lastGc = Date.now();
   const timer = setInterval(() => {
     const used = process.memoryUsage().heapUsed;
-    if (used > minHeapBytes && used > liveAfterGc * growthFactor) {
+    if (used <= minHeapBytes) return;
+    // Collect when the heap has grown well past the last live size, or — since what was live
+    // then (lingering transactions) may be garbage now — at most every 30 s while it is large.
+    if (used > liveAfterGc * growthFactor || Date.now() - lastGc > 30_000) {
       gc();
       liveAfterGc = process.memoryUsage().heapUsed;
+      lastGc = Date.now();
     }
   }, intervalMs);
   timer.unref();

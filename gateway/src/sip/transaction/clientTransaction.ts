@@ -36,13 +36,17 @@ export class ClientTransaction {
   /** Kept while it may be retransmitted, cancelled or ACKed; released after (memory). */
   #request: SipRequest | undefined;
 
+  /** Dropped once no more responses will be delivered, so the TU's state can be collected. */
+  #user: ClientTransactionUser | undefined;
+
   constructor(
     readonly key: string,
     request: SipRequest,
     readonly flow: Flow,
-    private readonly user: ClientTransactionUser,
+    user: ClientTransactionUser,
     private readonly host: ClientTransactionHost,
   ) {
+    this.#user = user;
     this.#request = request;
     this.isInvite = request.method === 'INVITE';
     this.state = this.isInvite ? 'calling' : 'trying';
@@ -92,34 +96,33 @@ export class ClientTransaction {
             clearTimeout(this.#timer);
             if (this.#cancelPending) this.#sendCancel(this.#cancelPending);
           }
-          this.user.onResponse(res, this);
+          this.#user?.onResponse(res, this);
           return;
         }
         this.#stopTimers();
         if (this.isInvite && status < 300) {
-          this.state = 'accepted';
-          this.#request = undefined;
-          this.user.onResponse(res, this);
-          // Timer M (RFC 6026): keep matching retransmitted 2xx responses.
-          this.#timer = setTimeout(() => this.#terminate(), 64 * this.host.timers.T1);
+          // RFC 3261 §17.1.1.2: a 2xx ends the INVITE client transaction. Retransmitted 2xx then
+          // match no transaction and the proxy core forwards them statelessly (as RFC 6026's
+          // Timer M would), without keeping this transaction's state for 32 s.
+          this.#deliverLast(res);
+          this.#terminate();
           return;
         }
         if (this.isInvite) {
           this.#sendAck(res);
           this.state = 'completed';
-          this.user.onResponse(res, this);
+          this.#deliverLast(res);
           // Timer D: absorb retransmissions of the final response (re-ACKing them).
           this.#timer = setTimeout(() => this.#terminate(), this.flow.reliable ? 0 : 32_000);
           return;
         }
         this.state = 'completed';
         this.#request = undefined;
-        this.user.onResponse(res, this);
+        this.#deliverLast(res);
         // Timer K.
         this.#timer = setTimeout(() => this.#terminate(), this.flow.reliable ? 0 : T4);
         return;
       case 'accepted':
-        if (status >= 200 && status < 300) this.user.onResponse(res, this);
         return;
       case 'completed':
         if (this.isInvite && status >= 300) this.#sendAck(res);
@@ -171,6 +174,13 @@ export class ClientTransaction {
     this.host.send(this.flow, ack);
   }
 
+  /** Delivers the final response; the TU hears nothing more from this transaction. */
+  #deliverLast(res: SipResponse, synthetic = false): void {
+    const user = this.#user;
+    this.#user = undefined;
+    user?.onResponse(res, this, synthetic);
+  }
+
   /** The connection carrying this transaction closed: nothing will answer any more. */
   flowFailed(): void {
     this.#fail(503, 'Service Unavailable');
@@ -183,7 +193,7 @@ export class ClientTransaction {
     this.state = 'terminated';
     this.#request = undefined;
     this.host.terminated(this);
-    this.user.onResponse(res, this, true);
+    this.#deliverLast(res, true);
   }
 
   #stopTimers(): void {
@@ -195,6 +205,7 @@ export class ClientTransaction {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.#request = undefined;
+    this.#user = undefined;
     this.#stopTimers();
     this.host.terminated(this);
   }

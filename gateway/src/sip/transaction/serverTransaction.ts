@@ -112,6 +112,7 @@ export class ServerTransaction {
   receiveAck(): void {
     if (this.state !== 'completed') return;
     this.state = 'confirmed';
+    this.#last = undefined; // ACK retransmissions are absorbed silently
     clearTimeout(this.#retransmitTimer);
     // Timer I: absorb ACK retransmissions for T4 on UDP.
     this.#setTimer(this.flow.reliable ? 0 : this.host.timers.T4, () => this.#terminate());
