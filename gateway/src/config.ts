@@ -51,6 +51,27 @@ const envSchema = z.object({
   /** RFC 3261 Timer C: a proxied INVITE with no final answer is cancelled after this long. */
   PARLEY_SIP_INVITE_TIMEOUT_SECONDS: int(120, 10, 600),
 
+  // XMPP
+  XMPP_C2S_PORT: port(5222),
+  PARLEY_XMPP_HOST: z.string().default('0.0.0.0'),
+  /** Largest stanza accepted (bytes); a bigger one ends the stream with <policy-violation/>. */
+  PARLEY_XMPP_MAX_STANZA: int(256 * 1024, 1024, 16 * 1024 * 1024),
+  /** Stanzas per second per connection (token bucket, burst 2 s worth); 0 disables. */
+  PARLEY_XMPP_RATE_STANZAS_PER_SECOND: int(100, 0),
+  PARLEY_XMPP_MAX_SESSIONS_PER_USER: int(10, 1),
+  /** TCP clients must STARTTLS before authenticating (loopback connections excepted). */
+  PARLEY_XMPP_REQUIRE_TLS: z.enum(['true', 'false']).default('true'),
+  PARLEY_XMPP_TLS_CERT: z.string().optional(),
+  PARLEY_XMPP_TLS_KEY: z.string().optional(),
+  /** How long a dropped stream-management session waits for the client to resume. */
+  PARLEY_XMPP_RESUME_SECONDS: int(300, 0, 3600),
+  /** Messages to users who have not accepted the sender as a contact: refused (default) or allowed. */
+  PARLEY_XMPP_STRANGER_MESSAGES: z.enum(['refuse', 'allow']).default('refuse'),
+  PARLEY_XMPP_OFFLINE_MAX: int(1000, 0),
+  PARLEY_MUC_HISTORY: int(20, 0, 1000),
+  PARLEY_UPLOAD_MAX_BYTES: int(10 * 1024 * 1024, 1024),
+  PARLEY_UPLOAD_SLOT_SECONDS: int(300, 10),
+
   // Media
   /** JSON array of RTCIceServer objects given to browsers. */
   PARLEY_ICE_SERVERS: z.string().default('[]'),
@@ -90,6 +111,22 @@ export interface GatewayConfig {
     maxConnectionsPerIp: number;
     ratePerIp: number;
     inviteTimeoutSeconds: number;
+  };
+  xmpp: {
+    port: number;
+    host: string;
+    maxStanzaBytes: number;
+    ratePerSecond: number;
+    maxSessionsPerUser: number;
+    requireTls: boolean;
+    tlsCert?: string;
+    tlsKey?: string;
+    resumeSeconds: number;
+    strangerMessages: 'refuse' | 'allow';
+    offlineMax: number;
+    mucHistory: number;
+    uploadMaxBytes: number;
+    uploadSlotSeconds: number;
   };
   media: {
     iceServers: unknown[];
@@ -158,6 +195,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxConnectionsPerIp: e.PARLEY_SIP_MAX_CONNECTIONS_PER_IP,
       ratePerIp: e.PARLEY_SIP_RATE_PER_IP,
       inviteTimeoutSeconds: e.PARLEY_SIP_INVITE_TIMEOUT_SECONDS,
+    },
+    xmpp: {
+      port: e.XMPP_C2S_PORT,
+      host: e.PARLEY_XMPP_HOST,
+      maxStanzaBytes: e.PARLEY_XMPP_MAX_STANZA,
+      ratePerSecond: e.PARLEY_XMPP_RATE_STANZAS_PER_SECOND,
+      maxSessionsPerUser: e.PARLEY_XMPP_MAX_SESSIONS_PER_USER,
+      requireTls: e.PARLEY_XMPP_REQUIRE_TLS === 'true',
+      tlsCert: e.PARLEY_XMPP_TLS_CERT,
+      tlsKey: e.PARLEY_XMPP_TLS_KEY,
+      resumeSeconds: e.PARLEY_XMPP_RESUME_SECONDS,
+      strangerMessages: e.PARLEY_XMPP_STRANGER_MESSAGES,
+      offlineMax: e.PARLEY_XMPP_OFFLINE_MAX,
+      mucHistory: e.PARLEY_MUC_HISTORY,
+      uploadMaxBytes: e.PARLEY_UPLOAD_MAX_BYTES,
+      uploadSlotSeconds: e.PARLEY_UPLOAD_SLOT_SECONDS,
     },
     media: {
       iceServers,

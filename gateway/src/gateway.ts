@@ -25,6 +25,10 @@ import { openDatabase, watchExternalChanges, type Db } from './storage/database.
 import type { Logger } from './util/logger.js';
 import { packageRoot } from './util/packageRoot.js';
 import { deriveKey, loadOrCreateSecret } from './util/secret.js';
+import { XmppAuthenticator } from './xmpp/session/sasl.js';
+import { UploadService } from './xmpp/upload/uploadService.js';
+import { XmppListeners } from './xmpp/xmppListeners.js';
+import { XmppServer } from './xmpp/xmppServer.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -42,6 +46,9 @@ export class Gateway {
   readonly locations: LocationStore;
   readonly callLog: CallLog;
   readonly sip: SipService;
+  readonly xmpp: XmppServer;
+  readonly xmppListeners: XmppListeners;
+  readonly uploads: UploadService;
   readonly http: HttpServer;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
@@ -78,6 +85,27 @@ export class Gateway {
       timers: options.sipTimers,
     });
 
+    this.uploads = new UploadService({
+      db: this.db,
+      dir: path.join(config.dataDir, 'uploads'),
+      key: deriveKey(secret, 'upload'),
+      publicUrl: () => this.http.publicUrl,
+      maxBytes: config.xmpp.uploadMaxBytes,
+      slotSeconds: config.xmpp.uploadSlotSeconds,
+    });
+    this.xmpp = new XmppServer({
+      config,
+      db: this.db,
+      accounts: this.accounts,
+      // Wrong passwords over XMPP count per account and address (not per address alone: NAT).
+      auth: new XmppAuthenticator(this.accounts, this.sessions, new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0)),
+      upload: this.uploads,
+      logger,
+    });
+    this.xmppListeners = new XmppListeners({ server: this.xmpp, dataDir: config.dataDir, logger });
+    // Unified presence: a SIP call shows as "in a call" to the user's contacts.
+    this.callLog.on('inCallChanged', (user, inCall) => this.xmpp.setInCall(user, inCall));
+
     const root = packageRoot();
     this.http = new HttpServer({
       port: config.http.port,
@@ -104,8 +132,15 @@ export class Gateway {
       ...this.sip.stats,
       sip_bindings: await this.locations.size(),
       calls_active: this.callLog.activeCalls,
+      xmpp_connections: this.xmpp.connections,
+      xmpp_sessions: this.xmpp.connectedSessions,
+      xmpp_bosh_sessions: this.xmppListeners.bosh.size,
+      xmpp_rooms: this.xmpp.muc.roomCount,
     }));
     this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
+    this.http.onUpgrade('/xmpp', (req, socket, head) => this.xmppListeners.handleUpgrade(req, socket, head));
+    this.http.onPrefix('/http-bind', (req, res) => this.xmppListeners.handleBosh(req, res));
+    this.http.onPrefix('/upload/', (req, res, url) => this.uploads.handleHttp(req, res, url));
   }
 
   async start(): Promise<void> {
@@ -117,6 +152,7 @@ export class Gateway {
       );
     }
     await this.sip.start();
+    await this.xmppListeners.start();
     await this.http.listen();
     this.sessions.purgeExpired();
     this.#stopWatching = watchExternalChanges(this.db, () => {
@@ -130,6 +166,7 @@ export class Gateway {
   async stop(): Promise<void> {
     clearInterval(this.#purgeTimer);
     this.#stopWatching?.();
+    await this.xmppListeners.stop();
     await this.http.close();
     await this.sip.stop();
     await this.locations.close();

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     `  Parley is running.`,
     `  Open ${config.http.publicUrl} in your browser.`,
     `  SIP: udp/tcp ${config.sip.advertisedHost}:${gateway.sip.transport.port}, WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/sip — domain ${config.domain}`,
+    `  XMPP: tcp ${gateway.xmppListeners.port} (STARTTLS), WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/xmpp, BOSH ${config.http.publicUrl}/http-bind`,
     users.length
       ? `  ${users.length} account${users.length === 1 ? '' : 's'}. Add more with: npx parley user add <name> --password <password>`
       : `  No accounts yet. Create one with: npx parley user add alice --password <password>`,

@@ -21,6 +21,7 @@ export class GatewayProcess {
   readonly dataDir: string;
   httpPort = 0;
   sipPort = 0;
+  xmppPort = 0;
   #child: ChildProcess | undefined;
   #output = '';
   readonly #env: Record<string, string>;
@@ -52,12 +53,15 @@ export class GatewayProcess {
   async start(): Promise<void> {
     this.httpPort = this.httpPort || this.options.httpPort || (await freeTcpPort());
     this.sipPort = this.sipPort || this.options.sipPort || (await freeTcpUdpPort());
+    this.xmppPort = this.xmppPort || (await freeTcpPort());
     const child = spawn(process.execPath, [path.join(ROOT, 'build/gateway/src/main.js')], {
       cwd: ROOT,
       env: {
         ...this.#baseEnv(),
         PORT: String(this.httpPort),
         SIP_PORT: String(this.sipPort),
+        XMPP_C2S_PORT: String(this.xmppPort),
+        PARLEY_XMPP_HOST: '127.0.0.1',
         PARLEY_HTTP_HOST: '127.0.0.1',
         PARLEY_SIP_HOST: '127.0.0.1',
         PARLEY_PUBLIC_URL: `http://localhost:${this.httpPort}`,

@@ -10,11 +10,13 @@ import { createLogger } from '../src/util/logger.js';
 export interface TestGateway {
   gateway: Gateway;
   sipPort: number;
+  xmppPort: number;
   httpPort: number;
   url: string;
   dataDir: string;
   addUser(name: string, password?: string, displayName?: string): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops the gateway; the data directory is removed unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
 export const TEST_PASSWORD = 'test-password-1';
@@ -22,10 +24,12 @@ export const TEST_PASSWORD = 'test-password-1';
 export const FAST_TIMERS: TimerValues = { T1: 50, T2: 400, T4: 500 };
 
 export async function startTestGateway(env: Record<string, string> = {}, timers: TimerValues = FAST_TIMERS): Promise<TestGateway> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  const dataDir = env.PARLEY_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
   const config = loadConfig({
     PORT: '0',
     SIP_PORT: '0',
+    XMPP_C2S_PORT: '0',
+    PARLEY_XMPP_HOST: '127.0.0.1',
     PARLEY_HTTP_HOST: '127.0.0.1',
     PARLEY_SIP_HOST: '127.0.0.1',
     PARLEY_DATA: dataDir,
@@ -39,15 +43,16 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
   return {
     gateway,
     sipPort: gateway.sip.transport.port,
+    xmppPort: gateway.xmppListeners.port,
     httpPort,
     url: `http://127.0.0.1:${httpPort}`,
     dataDir,
     async addUser(name, password = TEST_PASSWORD, displayName) {
       await gateway.accounts.create({ username: name, password, displayName });
     },
-    async stop() {
+    async stop(options = {}) {
       await gateway.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

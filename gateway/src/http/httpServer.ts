@@ -12,6 +12,8 @@ import { HttpError, sendError, sendJson } from './httpUtil.js';
 import { Router } from './router.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** Handles a request under a path prefix; returns false to let the next handler try. */
+export type PrefixHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean | void> | boolean | void;
 
 export interface HttpServerOptions {
   port: number;
@@ -34,6 +36,7 @@ export class HttpServer {
   readonly router = new Router();
   readonly server: http.Server;
   readonly #upgrades = new Map<string, UpgradeHandler>();
+  readonly #prefixes: Array<[string, PrefixHandler]> = [];
   readonly #o: HttpServerOptions;
   readonly #static: ReturnType<typeof sirv> | undefined;
   readonly #indexHtml: string | undefined;
@@ -69,6 +72,18 @@ export class HttpServer {
     this.#upgrades.set(pathname, handler);
   }
 
+  /** Requests whose path is `prefix` or below it go to `handler` (BOSH, uploads). */
+  onPrefix(prefix: string, handler: PrefixHandler): void {
+    this.#prefixes.push([prefix, handler]);
+  }
+
+  /** The public origin with the real port (PORT=0 in tests). */
+  get publicUrl(): string {
+    const u = new URL(this.#o.publicUrl);
+    if (u.port === '0') u.port = String(this.port);
+    return u.origin;
+  }
+
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -98,6 +113,11 @@ export class HttpServer {
         if (!match) throw new HttpError(404, 'not_found', `No such endpoint: ${url.pathname}`);
         await match.handler(req, res, match.params);
         return;
+      }
+      for (const [prefix, handler] of this.#prefixes) {
+        if (url.pathname === prefix || url.pathname.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`)) {
+          if ((await handler(req, res, url)) !== false) return;
+        }
       }
       this.#serveApp(req, res, url);
     } catch (err) {

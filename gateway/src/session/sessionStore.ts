@@ -29,8 +29,8 @@ export class SessionStore {
   readonly #realm: string;
   readonly #ttlMs: number;
   readonly #stmts;
-  /** username → HA1s of live sessions, with the earliest expiry among them (digest hot path). */
-  readonly #ha1Cache = new Map<string, { md5: string[]; sha256: string[]; validUntil: number }>();
+  /** username → credentials (and their HA1s) of live sessions, valid until the earliest expiry (hot path). */
+  readonly #credCache = new Map<string, { passwords: string[]; md5: string[]; sha256: string[]; validUntil: number }>();
 
   constructor(options: SessionStoreOptions) {
     this.#key = options.sipKey;
@@ -58,7 +58,7 @@ export class SessionStore {
     const now = Date.now();
     const session = { username, createdAt: now, expiresAt: now + this.#ttlMs };
     this.#stmts.insert.run(hashToken(token), username, now, session.expiresAt, userAgent?.slice(0, 200) ?? null);
-    this.#ha1Cache.delete(username);
+    this.#credCache.delete(username);
     return { token, session };
   }
 
@@ -69,44 +69,57 @@ export class SessionStore {
 
   delete(token: string): void {
     this.#stmts.del.run(hashToken(token));
-    this.#ha1Cache.clear();
+    this.#credCache.clear();
   }
 
   deleteAllFor(username: string): void {
     this.#stmts.delUser.run(username);
-    this.#ha1Cache.delete(username);
+    this.#credCache.delete(username);
   }
 
   /** Drops cached session credentials (another process changed the database). */
   invalidateCache(): void {
-    this.#ha1Cache.clear();
+    this.#credCache.clear();
   }
 
   purgeExpired(): number {
     return this.#stmts.purge.run(Date.now()).changes;
   }
 
-  /** The SIP digest password the web client uses while this session lasts. */
-  sipPasswordFor(token: string): string {
+  /**
+   * The password the web client uses for SIP digest and XMPP SASL while this session lasts
+   * (derived, never stored, revoked with the session).
+   */
+  credentialFor(token: string): string {
     return this.#derive(hashToken(token));
+  }
+
+  /** Credentials of every live session of a user. */
+  credentials(username: string): string[] {
+    return this.#cached(username).passwords;
   }
 
   /** HA1 values of every live session of a user, for digest verification. */
   sessionHa1s(username: string, hash: DigestHash): string[] {
+    return this.#cached(username)[hash];
+  }
+
+  #cached(username: string) {
     const now = Date.now();
-    let cached = this.#ha1Cache.get(username);
+    let cached = this.#credCache.get(username);
     if (!cached || cached.validUntil <= now) {
       const rows = this.#stmts.forUser.all(username, now);
       const passwords = rows.map((row) => this.#derive(row.id_hash));
       cached = {
+        passwords,
         md5: passwords.map((p) => computeHa1('md5', username, this.#realm, p)),
         sha256: passwords.map((p) => computeHa1('sha256', username, this.#realm, p)),
         validUntil: Math.min(now + 60_000, ...rows.map((r) => r.expires_at)),
       };
-      if (this.#ha1Cache.size > 100_000) this.#ha1Cache.clear();
-      this.#ha1Cache.set(username, cached);
+      if (this.#credCache.size > 100_000) this.#credCache.clear();
+      this.#credCache.set(username, cached);
     }
-    return cached[hash];
+    return cached;
   }
 
   #derive(idHash: string): string {

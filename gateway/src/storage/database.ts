@@ -43,6 +43,57 @@ const MIGRATIONS: string[] = [
    CREATE UNIQUE INDEX call_log_by_call_id ON call_log(call_id);
    CREATE INDEX call_log_by_caller ON call_log(caller, started_at);
    CREATE INDEX call_log_by_callee ON call_log(callee, started_at);`,
+  // XMPP: rosters, offline messages, the message archive (MAM), vCards, group chat rooms, uploads.
+  `CREATE TABLE roster (
+     owner        TEXT NOT NULL,
+     contact      TEXT NOT NULL,
+     name         TEXT,
+     subscription TEXT NOT NULL DEFAULT 'none',
+     ask          INTEGER NOT NULL DEFAULT 0,
+     pending_in   INTEGER NOT NULL DEFAULT 0,
+     in_roster    INTEGER NOT NULL DEFAULT 1,
+     groups       TEXT NOT NULL DEFAULT '[]',
+     PRIMARY KEY (owner, contact)
+   ) WITHOUT ROWID;
+   CREATE INDEX roster_by_contact ON roster(contact);
+   CREATE TABLE offline (
+     id     INTEGER PRIMARY KEY,
+     owner  TEXT NOT NULL,
+     stanza TEXT NOT NULL,
+     stamp  INTEGER NOT NULL
+   );
+   CREATE INDEX offline_by_owner ON offline(owner, id);
+   CREATE TABLE archive (
+     id         INTEGER PRIMARY KEY,
+     owner      TEXT NOT NULL,
+     archive_id TEXT NOT NULL,
+     with_jid   TEXT NOT NULL,
+     stamp      INTEGER NOT NULL,
+     stanza     TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX archive_by_archive_id ON archive(owner, archive_id);
+   CREATE INDEX archive_by_owner ON archive(owner, id);
+   CREATE INDEX archive_by_with ON archive(owner, with_jid, id);
+   CREATE TABLE vcards (
+     owner      TEXT PRIMARY KEY,
+     vcard      TEXT NOT NULL,
+     photo_hash TEXT
+   ) WITHOUT ROWID;
+   CREATE TABLE muc_rooms (
+     jid          TEXT PRIMARY KEY,
+     config       TEXT NOT NULL,
+     affiliations TEXT NOT NULL,
+     subject      TEXT
+   ) WITHOUT ROWID;
+   CREATE TABLE uploads (
+     id           TEXT PRIMARY KEY,
+     owner        TEXT NOT NULL,
+     filename     TEXT NOT NULL,
+     content_type TEXT NOT NULL,
+     size         INTEGER NOT NULL,
+     created_at   INTEGER NOT NULL,
+     complete     INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;`,
 ];
 
 export function openDatabase(dataDir: string, file = 'parley.db'): Db {

@@ -103,16 +103,24 @@ export class AuthApi {
   async #profile({ session, token }: AuthenticatedRequest) {
     const account = await this.o.accounts.get(session.username);
     if (!account) throw new HttpError(401, 'not_signed_in', 'This account no longer exists');
+    // A credential derived from this session for SIP digest and XMPP SASL: it expires and is
+    // revoked with the session, so the browser never keeps the account password.
+    const credential = this.o.sessions.credentialFor(token);
     return {
       user: { username: account.username, displayName: account.displayName, domain: this.o.domain },
       sessionExpiresAt: session.expiresAt,
       sip: {
         uri: `sip:${account.username}@${this.o.domain}`,
         authorizationUser: account.username,
-        // A credential derived from this session: expires and is revoked with it.
-        password: this.o.sessions.sipPasswordFor(token),
+        password: credential,
         realm: this.o.domain,
         path: '/sip',
+      },
+      xmpp: {
+        jid: `${account.username}@${this.o.domain}`,
+        password: credential,
+        websocketPath: '/xmpp',
+        boshPath: '/http-bind',
       },
     };
   }

@@ -197,7 +197,8 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
       return;
     }
     this.#wss!.handleUpgrade(req, socket, head, (ws) => {
-      const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted) || req.headers['x-forwarded-proto'] === 'https';
+      // Only a proxy on loopback is believed about TLS in front of us.
+      const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted) || (isLoopback(ip) && req.headers['x-forwarded-proto'] === 'https');
       this.#onWebSocket(ws, ip, req.socket.remotePort ?? 0, secure ? 'wss' : 'ws');
     });
   }

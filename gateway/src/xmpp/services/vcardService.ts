@@ -1,0 +1,61 @@
+/** vCards (XEP-0054) and the avatar hash advertised in presence (XEP-0153). */
+import crypto from 'node:crypto';
+import type { Element } from 'ltx';
+import { parse as parseXml } from 'ltx';
+import type { Db } from '../../storage/database.js';
+import { NS } from '../core/namespaces.js';
+import { child, el, stanzaError } from '../core/xml.js';
+import type { C2SSession } from '../session/c2sSession.js';
+
+const MAX_VCARD_BYTES = 200 * 1024;
+
+export class VCardService {
+  readonly #stmts;
+
+  constructor(db: Db) {
+    this.#stmts = {
+      get: db.prepare<[string], { vcard: string; photo_hash: string | null }>('SELECT vcard, photo_hash FROM vcards WHERE owner = ?'),
+      put: db.prepare('INSERT INTO vcards (owner, vcard, photo_hash) VALUES (?, ?, ?) ON CONFLICT(owner) DO UPDATE SET vcard = excluded.vcard, photo_hash = excluded.photo_hash'),
+    };
+  }
+
+  /** The SHA-1 of a user's avatar, for <x xmlns='vcard-temp:x:update'><photo/> (undefined: none). */
+  photoHash(owner: string): string | undefined {
+    return this.#stmts.get.get(owner)?.photo_hash ?? undefined;
+  }
+
+  /** An IQ with a vCard payload for `owner` (a bare JID of this server). */
+  handleIq(session: C2SSession, iq: Element, owner: string): void {
+    if (iq.attrs.type === 'get') {
+      const row = this.#stmts.get.get(owner);
+      let vcard: Element = el('vCard', { xmlns: NS.vcard });
+      if (row) {
+        try {
+          vcard = parseXml(row.vcard) as Element;
+        } catch {
+          // keep the empty card
+        }
+      }
+      session.send(el('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: session.fullJid }, vcard));
+      return;
+    }
+    if (iq.attrs.type === 'set') {
+      if (owner !== session.bareJid) {
+        session.send(stanzaError(iq, 'auth', 'forbidden', 'You can only change your own vCard'));
+        return;
+      }
+      const vcard = child(iq, 'vCard', NS.vcard)!;
+      const text = vcard.toString();
+      if (Buffer.byteLength(text) > MAX_VCARD_BYTES) {
+        session.send(stanzaError(iq, 'modify', 'not-acceptable', `A vCard (with its photo) can be at most ${MAX_VCARD_BYTES / 1024} KB`));
+        return;
+      }
+      const binval = child(vcard, 'PHOTO')?.getChild('BINVAL')?.getText().replace(/\s+/g, '');
+      const hash = binval ? crypto.createHash('sha1').update(Buffer.from(binval, 'base64')).digest('hex') : null;
+      this.#stmts.put.run(owner, text, hash);
+      session.send(el('iq', { type: 'result', id: iq.attrs.id, to: session.fullJid }));
+      return;
+    }
+    session.send(stanzaError(iq, 'modify', 'bad-request'));
+  }
+}
