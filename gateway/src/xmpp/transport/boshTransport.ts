@@ -46,6 +46,8 @@ class BoshSession implements StreamTransport {
   #pending = new Map<number, { body: Element; res: ServerResponse }>();
   #inactivity: NodeJS.Timeout | undefined;
   #terminated = false;
+  /** While a request's payload is being handled, replies wait so they leave together. */
+  #processing = false;
   #opened = false;
   #creationSent = false;
   #openAttrs: Record<string, string> | undefined;
@@ -140,13 +142,18 @@ class BoshSession implements StreamTransport {
       clearTimeout(w.timer);
       this.#waiting = this.#waiting.filter((x) => x !== w);
     });
-    if (!this.#opened || body.attrs['xmpp:restart'] === 'true') {
-      this.#opened = true;
-      this.#receiver.onStreamOpen({ to: body.attrs.to ?? '', version: '1.0' });
-    }
-    for (const c of body.children) {
-      if (typeof c === 'string') continue;
-      this.#parser.write(c.toString());
+    this.#processing = true;
+    try {
+      if (!this.#opened || body.attrs['xmpp:restart'] === 'true') {
+        this.#opened = true;
+        this.#receiver.onStreamOpen({ to: body.attrs.to ?? '', version: '1.0' });
+      }
+      for (const c of body.children) {
+        if (typeof c === 'string') continue;
+        this.#parser.write(c.toString());
+      }
+    } finally {
+      this.#processing = false;
     }
     if (body.attrs.type === 'terminate') {
       this.#receiver.onStreamClose();
@@ -158,7 +165,7 @@ class BoshSession implements StreamTransport {
   }
 
   #flush(): void {
-    if (!this.#queue.length || !this.#waiting.length) return;
+    if (this.#processing || !this.#queue.length || !this.#waiting.length) return;
     this.#respond(this.#waiting.shift()!, this.#takeBody());
   }
 

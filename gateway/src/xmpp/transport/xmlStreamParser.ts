@@ -111,11 +111,22 @@ export class XmlStreamParser {
       return;
     }
     const e = this.#stack.pop();
-    if (this.#depth === 1 && e) this.#h.element(e);
+    if (this.#depth === 1 && e) {
+      // The whole stanza may have arrived in one chunk: check its size before handing it on.
+      if (this.#parser.position - this.#stanzaStart > this.#max) {
+        this.#fail(new StreamError('policy-violation', `stanza larger than ${this.#max} bytes`));
+        return;
+      }
+      this.#h.element(e);
+    }
   }
 
   #text(t: string): void {
     if (this.#failed) return;
+    if (this.#depth >= 2 && this.#parser.position - this.#stanzaStart > this.#max) {
+      this.#fail(new StreamError('policy-violation', `stanza larger than ${this.#max} bytes`));
+      return;
+    }
     const top = this.#stack[this.#stack.length - 1];
     if (top) top.t(t);
     // Text between stanzas (whitespace keep-alives) is ignored.
