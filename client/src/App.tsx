@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, ApiError, type Profile } from './api/apiClient';
 import { Phone } from './sip/phone';
+import { ChatClient } from './xmpp/chatClient';
 import { HomeScreen } from './ui/HomeScreen';
 import { LoginScreen } from './ui/LoginScreen';
 
@@ -10,6 +11,7 @@ type AuthState = { status: 'loading' } | { status: 'signed-out'; notice?: string
 export function App() {
   const [auth, setAuth] = useState<AuthState>({ status: 'loading' });
   const phone = useMemo(() => new Phone(), []);
+  const chat = useMemo(() => new ChatClient(), []);
 
   useEffect(() => {
     api
@@ -27,6 +29,7 @@ export function App() {
       .then(({ iceServers }) => {
         if (!cancelled) phone.start(auth.profile, iceServers);
       });
+    chat.start(auth.profile, { transport: new URLSearchParams(location.search).get('xmpp') === 'bosh' ? 'bosh' : 'websocket' });
     const off = phone.on('authFailed', () => {
       // The session behind the SIP credential is gone: check and, if so, ask to sign in again.
       api.me().catch(() => setAuth({ status: 'signed-out', notice: 'Your session has expired. Please sign in again.' }));
@@ -35,14 +38,16 @@ export function App() {
       cancelled = true;
       off();
       phone.stop();
+      chat.stop();
     };
-  }, [auth, phone]);
+  }, [auth, phone, chat]);
 
   const signOut = useCallback(async () => {
     phone.stop();
+    chat.stop();
     await api.logout().catch(() => undefined);
     setAuth({ status: 'signed-out' });
-  }, [phone]);
+  }, [phone, chat]);
 
   if (auth.status === 'loading') {
     return (
@@ -55,5 +60,5 @@ export function App() {
   if (auth.status === 'signed-out') {
     return <LoginScreen notice={auth.notice} onSignedIn={(profile) => setAuth({ status: 'signed-in', profile })} />;
   }
-  return <HomeScreen profile={auth.profile} phone={phone} onSignOut={signOut} />;
+  return <HomeScreen profile={auth.profile} phone={phone} chat={chat} onSignOut={signOut} />;
 }

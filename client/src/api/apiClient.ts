@@ -14,6 +14,7 @@ export interface Profile {
   user: { username: string; displayName: string; domain: string };
   sessionExpiresAt: number;
   sip: { uri: string; authorizationUser: string; password: string; realm: string; path: string };
+  xmpp: { jid: string; password: string; websocketPath: string; boshPath: string };
 }
 
 export interface DirectoryUser {

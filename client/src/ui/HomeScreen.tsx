@@ -1,10 +1,15 @@
-/** The signed-in home: who to call, recent calls, and the call in progress on top. */
-import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, type CallLogEntry, type DirectoryUser, type Profile } from '../api/apiClient';
+/** The signed-in app: chats and calls side by side, the call in progress on top. */
+import { useEffect, useRef, useState } from 'react';
+import type { Profile } from '../api/apiClient';
+import { useChatState } from '../hooks/useChat';
 import { usePhoneState } from '../hooks/usePhone';
 import type { Phone } from '../sip/phone';
-import { CallLog } from './CallLog';
+import type { ChatClient } from '../xmpp/chatClient';
 import { CallScreen } from './CallScreen';
+import { CallsPanel } from './CallsPanel';
+import { ChatPane } from './chat/ChatPane';
+import { ChatSidebar, displayName } from './chat/ChatSidebar';
+import { MyPresence } from './chat/MyPresence';
 import { Icon } from './Icon';
 import { IncomingCall } from './IncomingCall';
 import { RegistrationBadge } from './RegistrationBadge';
@@ -13,54 +18,28 @@ import { SettingsDialog } from './SettingsDialog';
 interface Props {
   profile: Profile;
   phone: Phone;
+  chat: ChatClient;
   onSignOut: () => void;
 }
 
-export function HomeScreen({ profile, phone, onSignOut }: Props) {
+type Tab = 'chats' | 'calls';
+
+export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   const { registration, detail, call } = usePhoneState(phone);
-  const [target, setTarget] = useState('');
-  const [people, setPeople] = useState<DirectoryUser[]>([]);
-  const [calls, setCalls] = useState<CallLogEntry[]>([]);
+  const chatState = useChatState(chat);
+  const [tab, setTab] = useState<Tab>('chats');
+  const [selected, setSelected] = useState<string>();
   const [toast, setToast] = useState<string | undefined>();
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [dialError, setDialError] = useState<string | undefined>();
+  const [callsVersion, setCallsVersion] = useState(0);
   const toastTimer = useRef<number | undefined>(undefined);
 
-  const refreshPeople = useCallback(async (q: string) => {
-    try {
-      setPeople((await api.users(q)).users);
-    } catch {
-      // keep the last list; the status badge tells about connectivity
-    }
-  }, []);
-  const refreshCalls = useCallback(async () => {
-    try {
-      setCalls((await api.calls()).calls);
-    } catch {
-      // as above
-    }
-  }, []);
-
-  useEffect(() => {
-    const t = window.setTimeout(() => void refreshPeople(target), 200);
-    return () => window.clearTimeout(t);
-  }, [target, refreshPeople]);
-
-  useEffect(() => {
-    void refreshCalls();
-    const t = window.setInterval(() => {
-      void refreshPeople(target);
-    }, 20_000);
-    return () => window.clearInterval(t);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- the poll keeps its own query fresh enough
-  }, [refreshCalls, refreshPeople]);
-
-  // When a call ends: show why, refresh the log, and clear the call a moment later.
+  // When a call ends: say why, refresh the log, and clear the call a moment later.
   useEffect(() => {
     if (call?.phase !== 'ended') return;
     setToast(call.endMessage);
-    void refreshCalls();
-    void refreshPeople(target);
+    setCallsVersion((v) => v + 1);
     window.clearTimeout(toastTimer.current);
     toastTimer.current = window.setTimeout(() => setToast(undefined), 6000);
     const t = window.setTimeout(() => phone.dismiss(), 1500);
@@ -68,110 +47,101 @@ export function HomeScreen({ profile, phone, onSignOut }: Props) {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- react only to the end of a call
   }, [call?.phase, call?.id]);
 
+  // Unread count in the title; a notification when a message arrives while Parley is hidden.
+  const unread = Object.values(chatState.conversations).reduce((n, c) => n + c.unread, 0);
+  useEffect(() => {
+    document.title = unread ? `(${unread}) Parley` : 'Parley';
+  }, [unread]);
+  useEffect(() => {
+    const off = chat.on('incoming', (conv, m) => {
+      if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
+      const n = new Notification(displayName(chat.state, conv), { body: m.file ? `Sent ${m.file.name}` : m.body.slice(0, 140), tag: conv });
+      n.onclick = () => {
+        window.focus();
+        setTab('chats');
+        setSelected(conv);
+      };
+    });
+    const onVisible = () => !document.hidden && chat.markActiveRead();
+    document.addEventListener('visibilitychange', onVisible);
+    return () => {
+      off();
+      document.removeEventListener('visibilitychange', onVisible);
+    };
+  }, [chat]);
+
   async function dial(peer: string, video: boolean) {
     setDialError(undefined);
     try {
       await phone.placeCall(peer, video);
     } catch (err) {
       setDialError((err as Error).message);
+      setToast((err as Error).message);
     }
   }
 
-  function submit(e: FormEvent) {
-    e.preventDefault();
-    const submitter = (e.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null;
-    void dial(target, submitter?.value !== 'audio');
-  }
-
-  const inCall = call && call.phase !== 'ended';
+  const inCall = Boolean(call && call.phase !== 'ended');
+  const chatBadge = chatState.status === 'online' ? undefined : chatState.status === 'failed' ? 'Chat unavailable' : 'Chat connecting…';
   return (
-    <div className="app">
+    <div className={`app ${selected && tab === 'chats' ? 'has-selection' : ''}`}>
       <header className="topbar">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true">
             P
           </span>
-          Parley
+          <span className="hide-narrow">Parley</span>
         </div>
         <RegistrationBadge state={registration} detail={detail} />
+        {chatBadge && (
+          <span className="badge badge-connecting" role="status" title={chatState.statusDetail} data-testid="chat-status">
+            <span className="badge-dot" aria-hidden="true" />
+            {chatBadge}
+          </span>
+        )}
         <div className="topbar-actions">
-          <span className="me" title={profile.sip.uri}>
+          <MyPresence chat={chat} show={chatState.me.show} status={chatState.me.status} />
+          <span className="me" title={profile.xmpp.jid}>
             {profile.user.displayName}
           </span>
-          <button className="btn btn-ghost" onClick={() => setSettingsOpen(true)} aria-label="Settings: microphone, camera, speaker">
+          <button className="btn btn-ghost btn-small" onClick={() => setSettingsOpen(true)} aria-label="Settings: microphone, camera, speaker, notifications">
             <Icon name="settings" size={18} />
-            <span className="hide-narrow"> Settings</span>
           </button>
-          <button className="btn btn-ghost" onClick={onSignOut}>
+          <button className="btn btn-ghost btn-small" onClick={onSignOut}>
             Sign out
           </button>
         </div>
       </header>
 
-      <main className="home">
-        <section className="card dialer" aria-labelledby="dial-title">
-          <h2 id="dial-title">Call someone</h2>
-          <form onSubmit={submit} className="dial-form">
-            <label className="sr-only" htmlFor="dial-input">
-              Name to call
-            </label>
-            <input
-              id="dial-input"
-              className="dial-input"
-              placeholder="Type a name, e.g. bob"
-              autoComplete="off"
-              autoCapitalize="none"
-              spellCheck={false}
-              value={target}
-              onChange={(e) => setTarget(e.target.value)}
-              disabled={Boolean(inCall)}
-            />
-            <div className="dial-buttons">
-              <button className="btn btn-primary" type="submit" value="video" disabled={!target.trim() || Boolean(inCall)}>
-                Video call
-              </button>
-              <button className="btn" type="submit" value="audio" disabled={!target.trim() || Boolean(inCall)}>
-                Audio call
-              </button>
-            </div>
-          </form>
-          {dialError && (
-            <p className="error" role="alert">
-              {dialError}
-            </p>
-          )}
-          <h3 className="list-title">People</h3>
-          {people.length === 0 ? (
-            <p className="muted">{target ? `Nobody matches “${target}”.` : 'Nobody else has an account yet.'}</p>
-          ) : (
-            <ul className="people" aria-label="People you can call">
-              {people.map((p) => (
-                <li key={p.username} className="person">
-                  <span className={`presence-dot ${p.reachable ? 'online' : 'offline'}`} aria-hidden="true" />
-                  <span className="person-name">
-                    {p.displayName}
-                    <span className="muted"> {p.username !== p.displayName ? `(${p.username})` : ''}</span>
-                    <span className="sr-only">{p.reachable ? ', online' : ', offline'}</span>
-                  </span>
-                  <span className="person-actions">
-                    <button className="btn btn-small" onClick={() => void dial(p.username, true)} disabled={Boolean(inCall)} aria-label={`Video call ${p.displayName}`}>
-                      Video
-                    </button>
-                    <button className="btn btn-small" onClick={() => void dial(p.username, false)} disabled={Boolean(inCall)} aria-label={`Audio call ${p.displayName}`}>
-                      Audio
-                    </button>
-                  </span>
-                </li>
-              ))}
-            </ul>
-          )}
-        </section>
+      <div className="tabs" role="tablist" aria-label="Sections">
+        <button role="tab" aria-selected={tab === 'chats'} className={`tab ${tab === 'chats' ? 'active' : ''}`} onClick={() => setTab('chats')}>
+          Chats{unread ? <span className="badge-count">{unread}</span> : null}
+        </button>
+        <button role="tab" aria-selected={tab === 'calls'} className={`tab ${tab === 'calls' ? 'active' : ''}`} onClick={() => setTab('calls')}>
+          Calls
+        </button>
+      </div>
 
-        <section className="card" aria-labelledby="recent-title">
-          <h2 id="recent-title">Recent calls</h2>
-          <CallLog calls={calls} onCall={(peer, video) => void dial(peer, video)} disabled={Boolean(inCall)} />
-        </section>
-      </main>
+      {tab === 'chats' ? (
+        <main className="chat-layout">
+          <ChatSidebar chat={chat} state={chatState} selected={selected} onSelect={setSelected} domain={profile.user.domain} />
+          {selected && (chatState.contacts[selected] || chatState.rooms[selected] || chatState.conversations[selected]) ? (
+            <ChatPane chat={chat} state={chatState} jid={selected} onBack={() => setSelected(undefined)} onCall={(u, v) => void dial(u, v)} callDisabled={inCall} />
+          ) : (
+            <div className="chat-empty muted">
+              <p>Pick a contact or group to chat, or add someone by name.</p>
+              {'Notification' in window && Notification.permission === 'default' && (
+                <button className="btn" onClick={() => void Notification.requestPermission()}>
+                  Notify me of new messages and calls
+                </button>
+              )}
+            </div>
+          )}
+        </main>
+      ) : (
+        <main className="home">
+          <CallsPanel onCall={dial} inCall={inCall} refreshKey={callsVersion} dialError={dialError} />
+        </main>
+      )}
 
       {call && call.phase === 'incoming' && <IncomingCall call={call} phone={phone} />}
       {call && call.phase !== 'incoming' && <CallScreen call={call} phone={phone} />}

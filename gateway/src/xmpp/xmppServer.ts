@@ -124,6 +124,10 @@ export class XmppServer implements SessionHost, XmppContext {
     return (await this.#accounts.get(username)) !== undefined;
   }
 
+  async displayName(username: string): Promise<string | undefined> {
+    return (await this.#accounts.get(username))?.displayName;
+  }
+
   // ---- SessionHost ---------------------------------------------------------------------
 
   bind(session: C2SSession): 'ok' | 'too-many' {
@@ -203,7 +207,7 @@ export class XmppServer implements SessionHost, XmppContext {
     if (to.domain === this.mucDomain) return this.muc.handlePresence(session, p, to);
     if (type === 'subscribe' || type === 'subscribed' || type === 'unsubscribe' || type === 'unsubscribed') {
       if (to.domain !== this.domain || !to.local) return;
-      return this.roster.handleSubscription(session, p, to.bare);
+      return void this.roster.handleSubscription(session, p, to.bare).catch((err: unknown) => this.logger.error({ err }, 'XMPP subscription handling failed'));
     }
     if (type === 'probe' || type === 'error') return;
     if (to.domain !== this.domain) return; // no federation: nothing to deliver to
@@ -323,6 +327,9 @@ export class XmppServer implements SessionHost, XmppContext {
   }
 
   #initialPresence(session: C2SSession): void {
+    // The user is back on a new connection: sessions waiting for resumption hand over what
+    // they held (a closed browser tab never resumes; a device that does just signs in again).
+    for (const other of this.sessionsOf(session.username!)) if (other !== session && other.state === 'hibernating') other.endHibernation();
     for (const request of this.roster.pendingRequests(session.username!)) {
       request.attrs.to = session.bareJid;
       session.send(request);

@@ -113,14 +113,23 @@ export class MessageService {
     done();
   }
 
-  /** Messages a session never acknowledged (XEP-0198) go to offline storage: nothing is lost. */
+  /**
+   * Messages a session never acknowledged (XEP-0198) are not lost: they go to the user's other
+   * connected devices, or to offline storage when there are none.
+   */
   rescue(username: string, stanzas: Element[]): void {
+    const others = this.ctx.sessionsOf(username).filter((x) => x.isActive && x.available);
     for (const s of stanzas) {
       if (s.name !== 'message' || !hasBody(s) || s.attrs.type === 'groupchat' || s.attrs.type === 'error') continue;
       const copy = clone(s);
       if (!child(copy, 'delay', NS.delay)) copy.cnode(el('delay', { xmlns: NS.delay, from: this.ctx.domain, stamp: isoStamp(Date.now()) }, 'Redelivered'));
-      // Another connected device already has it (carbons/fan-out), so only store when none is.
-      if (!this.ctx.sessionsOf(username).some((x) => x.isActive && x.available)) this.offline.store(username, copy.toString());
+      if (others.length) {
+        for (const o of others) {
+          const c = clone(copy);
+          c.attrs.to = o.fullJid;
+          o.send(c);
+        }
+      } else this.offline.store(username, copy.toString());
     }
   }
 

@@ -84,14 +84,26 @@ export class RosterService {
   }
 
   /** A subscription presence (subscribe, subscribed, unsubscribe, unsubscribed) sent by `session`. */
-  handleSubscription(session: C2SSession, presence: Element, to: string): void {
+  async handleSubscription(session: C2SSession, presence: Element, to: string): Promise<void> {
     const user = session.username!;
     const contact = bareOf(to);
     const from = session.bareJid;
     const type = presence.attrs.type as 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
     const contactUser = localUser(this.ctx, contact);
     if (contact === from) return;
+    // Look names up first: everything after this line is synchronous, so two subscription
+    // stanzas from one client can never interleave and overwrite each other's changes.
+    const names =
+      contactUser && (type === 'subscribe' || type === 'subscribed')
+        ? { contact: await this.ctx.displayName(contactUser), me: await this.ctx.displayName(user) }
+        : undefined;
     const mine = this.#item(user, contact);
+    if (names) {
+      // Items that come from a subscription get the other person's display name, as a directory would.
+      if (!mine.name && names.contact && names.contact !== contactUser) mine.name = names.contact;
+      const theirs = this.store.get(contactUser!, from);
+      if (theirs && !theirs.name && names.me && names.me !== user) this.store.put(contactUser!, { ...theirs, name: names.me });
+    }
     switch (type) {
       case 'subscribe': {
         // Outbound: mark pending-out (unless already subscribed) and push.

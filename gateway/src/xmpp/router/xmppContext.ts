@@ -17,6 +17,8 @@ export interface XmppContext {
   sessionByJid(fullJid: string): C2SSession | undefined;
   /** Whether `local@domain` is an account here. */
   userExists(username: string): Promise<boolean>;
+  /** The account's display name (for roster items that have no name yet). */
+  displayName(username: string): Promise<string | undefined>;
 }
 
 /** The user part of a local bare JID, or undefined for other domains. */

@@ -177,6 +177,11 @@ export class C2SSession implements StreamReceiver {
     this.close(err);
   }
 
+  /** Ends a hibernating session now (its user is back on another connection). */
+  endHibernation(): void {
+    if (this.state === 'hibernating') this.#end();
+  }
+
   /** A new connection resumes this hibernating (or still connected) session (XEP-0198 §5). */
   resumeOn(transport: StreamTransport, h: number): boolean {
     if (!this.#sm || this.state === 'closed') return false;

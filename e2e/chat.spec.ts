@@ -1,0 +1,175 @@
+/**
+ * Chat and presence in the browser (strophe.js over WebSocket, and over BOSH for carol),
+ * against the real gateway: issue #3's journey.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
+import { openUser, type UserPage } from './support/browser.js';
+
+const PASSWORD = 'correct-horse-battery';
+// The tests build on each other (contacts made in the first are used later).
+test.describe.configure({ mode: 'serial' });
+let gateway: GatewayProcess;
+const opened: UserPage[] = [];
+
+test.beforeAll(async () => {
+  gateway = new GatewayProcess();
+  gateway.addUser('alice', PASSWORD, 'Alice Liddell');
+  gateway.addUser('bob', PASSWORD, 'Bob Builder');
+  gateway.addUser('carol', PASSWORD, 'Carol Danvers');
+  await gateway.start();
+});
+
+test.afterEach(async () => {
+  for (const u of opened.splice(0)) await u.context.close();
+});
+
+test.afterAll(async () => {
+  await gateway.stop();
+});
+
+async function user(browser: import('@playwright/test').Browser, name: string, options: { bosh?: boolean; viewport?: { width: number; height: number } } = {}) {
+  const u = await openUser(browser, gateway.url + (options.bosh ? '/?xmpp=bosh' : ''), name, { signIn: { password: PASSWORD }, viewport: options.viewport });
+  opened.push(u);
+  await expect(u.page.getByTestId('chat-status')).toHaveCount(0, { timeout: 20_000 }); // chat online
+  return u;
+}
+
+const contact = (page: Page, username: string) => page.locator(`[data-contact="${username}"]`);
+
+async function openChat(page: Page, username: string) {
+  await contact(page, username).click();
+  await expect(page.getByTestId('chat-pane')).toBeVisible();
+}
+
+async function say(page: Page, text: string) {
+  const box = page.getByRole('textbox', { name: 'Message', exact: true });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+async function befriend(a: Page, b: Page, bUsername: string, aUsername: string) {
+  await a.getByPlaceholder('Add a contact…').fill(bUsername);
+  await a.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(b.getByTestId('contact-request')).toContainText(aUsername);
+  await b.getByTestId('contact-request').getByRole('button', { name: 'Accept' }).click();
+  await expect(contact(a, bUsername)).toBeVisible();
+  await expect(contact(b, aUsername)).toBeVisible();
+}
+
+test('contacts, presence, 20 messages each way in order, typing — WebSocket and BOSH', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  const bob = await user(browser, 'bob');
+  const carol = await user(browser, 'carol', { bosh: true });
+
+  await befriend(alice.page, bob.page, 'bob', 'alice');
+  // The roster shows display names, and presence.
+  await expect(contact(alice.page, 'bob')).toContainText('Bob Builder');
+  await expect(contact(alice.page, 'bob').getByTestId('contact-status')).toHaveText('Available');
+
+  // bob goes away with a status message: alice sees it.
+  await bob.page.getByTestId('my-presence').click();
+  await bob.page.getByLabel('Status message').fill('at lunch');
+  await bob.page.getByRole('button', { name: 'Away', exact: true }).click();
+  await expect(contact(alice.page, 'bob').getByTestId('contact-status')).toHaveText('Away · at lunch');
+
+  await openChat(alice.page, 'bob');
+  await openChat(bob.page, 'alice');
+  // Typing indicator.
+  await alice.page.getByRole('textbox', { name: 'Message', exact: true }).pressSequentially('hel');
+  await expect(bob.page.getByTestId('typing')).toHaveText('Alice Liddell is typing…');
+  await alice.page.getByRole('textbox', { name: 'Message', exact: true }).fill('');
+
+  for (let i = 1; i <= 20; i++) await say(alice.page, `a→b ${i}`);
+  for (let i = 1; i <= 20; i++) await say(bob.page, `b→a ${i}`);
+  const expected = [...Array.from({ length: 20 }, (_, i) => `a→b ${i + 1}`), ...Array.from({ length: 20 }, (_, i) => `b→a ${i + 1}`)];
+  for (const page of [alice.page, bob.page]) {
+    await expect(page.getByTestId('message')).toHaveCount(40);
+    expect(await page.getByTestId('message').locator('.msg-body').allInnerTexts()).toEqual(expected);
+  }
+  // Delivery and read marks on alice's side.
+  await expect(alice.page.getByTestId('receipt').last()).toHaveText(' · Read');
+
+  // carol, over BOSH, befriends alice and they talk.
+  await befriend(carol.page, alice.page, 'alice', 'carol');
+  await openChat(carol.page, 'alice');
+  await say(carol.page, 'hello from BOSH');
+  await openChat(alice.page, 'carol');
+  await expect(alice.page.getByText('hello from BOSH')).toBeVisible();
+  await say(alice.page, 'hello back');
+  await expect(carol.page.getByText('hello back')).toBeVisible();
+  await alice.page.screenshot({ path: 'test-results/chat-alice.png' });
+  await carol.page.screenshot({ path: 'test-results/chat-carol-bosh.png' });
+});
+
+test('a message sent while bob is offline reaches him when he signs in; history survives a reload', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  await openChat(alice.page, 'bob');
+  await say(alice.page, 'are you there? (sent while you were away)');
+  const bob = await user(browser, 'bob');
+  await expect(contact(bob.page, 'alice').getByTestId('unread')).toHaveText('1');
+  await openChat(bob.page, 'alice');
+  await expect(bob.page.getByText('are you there? (sent while you were away)')).toBeVisible();
+
+  // After a reload the conversation comes back from the server archive.
+  await alice.page.reload();
+  await expect(alice.page.getByTestId('registration')).toHaveText('Ready for calls', { timeout: 15_000 });
+  await openChat(alice.page, 'bob');
+  await expect(alice.page.getByText('are you there? (sent while you were away)')).toBeVisible();
+  await expect(alice.page.getByText('b→a 20', { exact: true })).toBeVisible();
+});
+
+test('a three-person group chat', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  const bob = await user(browser, 'bob');
+  const carol = await user(browser, 'carol');
+  await alice.page.getByRole('button', { name: '+ New group' }).click();
+  await alice.page.getByLabel('Name', { exact: true }).fill('Physics 101');
+  await alice.page.getByLabel('Bob Builder').check();
+  await alice.page.getByLabel('Carol Danvers').check();
+  await alice.page.getByRole('button', { name: 'Create group' }).click();
+  for (const u of [bob, carol]) {
+    await expect(u.page.getByTestId('group-invitation')).toContainText('alice');
+    await u.page.getByTestId('group-invitation').getByRole('button', { name: 'Join' }).click();
+  }
+  await alice.page.getByRole('button', { name: 'Members' }).click();
+  await expect(alice.page.getByTestId('members').locator('li')).toHaveCount(3);
+  await say(alice.page, 'welcome to the group');
+  await say(bob.page, 'thanks alice');
+  await say(carol.page, 'hi all');
+  for (const u of [alice, bob, carol]) {
+    await expect(u.page.getByTestId('message').locator('.msg-body')).toHaveText(['welcome to the group', 'thanks alice', 'hi all']);
+  }
+  await expect(bob.page.locator('.msg-from').first()).toHaveText('Alice Liddell');
+  await carol.page.screenshot({ path: 'test-results/group-carol.png' });
+});
+
+test('a picture sent in a chat is previewed', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  const bob = await user(browser, 'bob');
+  await openChat(alice.page, 'bob');
+  await openChat(bob.page, 'alice');
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAJklEQVR4nGP8z4AfMBGQZ2AiIM/AxEBAnhGJwcjIyMgI5TOQYwsAm4QDGWwt0s4AAAAASUVORK5CYII=',
+    'base64',
+  );
+  await alice.page.getByLabel('Send a file').setInputFiles({ name: 'square.png', mimeType: 'image/png', buffer: png });
+  const preview = bob.page.getByTestId('image-preview').last();
+  await expect(preview).toBeVisible();
+  await expect.poll(() => preview.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(16);
+});
+
+test('contacts see "in a call" while a SIP call is up', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  const bob = await user(browser, 'bob');
+  const carol = await user(browser, 'carol');
+  await expect(contact(carol.page, 'alice').getByTestId('contact-status')).toHaveText('Available');
+  await openChat(alice.page, 'bob');
+  await alice.page.getByRole('button', { name: 'Audio call Bob Builder' }).click();
+  await bob.page.getByTestId('incoming-call').getByRole('button', { name: 'Accept' }).click();
+  await expect(alice.page.getByTestId('call-screen')).toHaveAttribute('data-phase', 'active');
+  await expect(contact(carol.page, 'alice').getByTestId('contact-status')).toHaveText('In a call');
+  await carol.page.screenshot({ path: 'test-results/in-a-call.png' });
+  await alice.page.getByRole('button', { name: 'Hang up' }).click();
+  await expect(contact(carol.page, 'alice').getByTestId('contact-status')).toHaveText('Available');
+});
