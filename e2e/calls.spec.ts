@@ -34,6 +34,7 @@ async function user(browser: import('@playwright/test').Browser, name: string, v
 }
 
 async function startCall(caller: Page, callee: string, kind: 'Video call' | 'Audio call' = 'Video call') {
+  await caller.getByRole('tab', { name: 'Calls' }).click();
   await caller.getByLabel('Name to call').fill(callee);
   await caller.getByRole('button', { name: kind, exact: true }).click();
 }
@@ -100,6 +101,7 @@ test('alice calls bob with audio and video; mute, camera, hold, keypad and hang-
   await expect.poll(async () => (await alice.page.evaluate(() => (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.every((pc) => pc.connectionState === 'closed')))).toBe(true);
 
   // The call log shows it on both sides, with a duration.
+  await bob.page.getByRole('tab', { name: 'Calls' }).click();
   await expect(alice.page.getByTestId('call-log').locator('li').first()).toContainText(/bob.*Outgoing call · video · \d+ s/s);
   await expect(bob.page.getByTestId('call-log').locator('li').first()).toContainText(/alice.*Incoming call · video/s);
 });
@@ -110,6 +112,7 @@ test('calling someone who is offline says they are not reachable', async ({ brow
   await expect(alice.page.getByTestId('call-toast')).toHaveText('carol is not reachable right now');
   // …and carol finds the missed call when she signs in.
   const carol = await user(browser, 'carol');
+  await carol.page.getByRole('tab', { name: 'Calls' }).click();
   await expect(carol.page.getByTestId('call-log').locator('li').first()).toContainText(/alice.*Missed call/s);
 });
 
