@@ -12,15 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '../../gateway/src/storage/database.js';
-import { SqliteAccountStore } from '../../gateway/src/directory/sqliteAccountStore.js';
 import { freeTcpPort, freeTcpUdpPort } from '../../gateway/test-support/ports.js';
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
+import { BENCH_PASSWORD as PASSWORD, benchDatabase, cpuSeconds, percentile, ROOT, rssMb } from '../support/benchEnv.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-const PASSWORD = 'bench-password';
-const CACHE = path.join(ROOT, '.cache');
 
 interface SippRun {
   successful: number;
@@ -45,42 +41,11 @@ function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<
   return { proc, done };
 }
 
-async function benchDatabase(): Promise<string> {
-  fs.mkdirSync(CACHE, { recursive: true });
-  const file = path.join(CACHE, `bench-${USERS}-users.db`);
-  if (fs.existsSync(file)) return file;
-  process.stdout.write(`creating ${USERS} accounts (cached in .cache/ for later runs)… `);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-benchdb-'));
-  const db = openDatabase(tmp);
-  const store = new SqliteAccountStore({ db, realm: 'localhost', passwordHashCost: 10, scramIterations: 1024 });
-  for (let i = 0; i < USERS; i += 64) {
-    await Promise.all(Array.from({ length: Math.min(64, USERS - i) }, (_, k) => store.create({ username: `u${i + k}`, password: PASSWORD })));
-  }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-  fs.copyFileSync(path.join(tmp, 'parley.db'), file);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  console.log('done');
-  return file;
-}
 
-function rssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-}
 
-function cpuSeconds(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function main(): Promise<void> {
-  const dbFile = await benchDatabase();
+  const dbFile = await benchDatabase(USERS);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
   fs.copyFileSync(dbFile, path.join(dataDir, 'parley.db'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sipp-'));

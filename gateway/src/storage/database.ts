@@ -43,7 +43,7 @@ const MIGRATIONS: string[] = [
    CREATE UNIQUE INDEX call_log_by_call_id ON call_log(call_id);
    CREATE INDEX call_log_by_caller ON call_log(caller, started_at);
    CREATE INDEX call_log_by_callee ON call_log(callee, started_at);`,
-  // XMPP: rosters, offline messages, the message archive (MAM), vCards, group chat rooms, uploads.
+  // XMPP: rosters, offline messages, vCards, group chat rooms, uploads (the archive has its own file).
   `CREATE TABLE roster (
      owner        TEXT NOT NULL,
      contact      TEXT NOT NULL,
@@ -63,17 +63,6 @@ const MIGRATIONS: string[] = [
      stamp  INTEGER NOT NULL
    );
    CREATE INDEX offline_by_owner ON offline(owner, id);
-   CREATE TABLE archive (
-     id         INTEGER PRIMARY KEY,
-     owner      TEXT NOT NULL,
-     archive_id TEXT NOT NULL,
-     with_jid   TEXT NOT NULL,
-     stamp      INTEGER NOT NULL,
-     stanza     TEXT NOT NULL
-   );
-   CREATE UNIQUE INDEX archive_by_archive_id ON archive(owner, archive_id);
-   CREATE INDEX archive_by_owner ON archive(owner, id);
-   CREATE INDEX archive_by_with ON archive(owner, with_jid, id);
    CREATE TABLE vcards (
      owner      TEXT PRIMARY KEY,
      vcard      TEXT NOT NULL,
@@ -96,7 +85,20 @@ const MIGRATIONS: string[] = [
    ) WITHOUT ROWID;`,
 ];
 
-export function openDatabase(dataDir: string, file = 'parley.db'): Db {
+/** The message archive (XEP-0313) lives in its own file: it is written by its own thread. */
+export const ARCHIVE_MIGRATIONS: string[] = [
+  `CREATE TABLE archive (
+     id         INTEGER PRIMARY KEY,
+     owner      TEXT NOT NULL,
+     with_jid   TEXT NOT NULL,
+     stamp      INTEGER NOT NULL,
+     stanza     TEXT NOT NULL
+   );
+   CREATE INDEX archive_by_owner ON archive(owner, id);
+   CREATE INDEX archive_by_with ON archive(owner, with_jid, id);`,
+];
+
+export function openDatabase(dataDir: string, file = 'parley.db', migrations = MIGRATIONS): Db {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = new Database(path.join(dataDir, file));
   db.pragma('journal_mode = WAL');
@@ -104,20 +106,20 @@ export function openDatabase(dataDir: string, file = 'parley.db'): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  migrate(db, migrations);
   return db;
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, migrations: string[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
+  if (current > migrations.length) {
     throw new Error(
-      `The database schema (version ${current}) is newer than this Parley (version ${MIGRATIONS.length}); upgrade Parley.`,
+      `The database schema (version ${current}) is newer than this Parley (version ${migrations.length}); upgrade Parley.`,
     );
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < migrations.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v]);
+      db.exec(migrations[v]);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

@@ -98,7 +98,7 @@ export class XmppListeners {
   }
 
   async stop(): Promise<void> {
-    this.#o.server.shutdown();
+    await this.#o.server.shutdown();
     this.bosh.close();
     this.#wss.close();
     await new Promise<void>((r) => (this.#tcp ? this.#tcp.close(() => r()) : r()));

@@ -82,7 +82,8 @@ export class XmppServer implements SessionHost, XmppContext {
     this.#accounts = o.accounts;
     this.#upload = o.upload;
     this.#rosterStore = new RosterStore(o.db);
-    this.archive = new ArchiveStore(o.db);
+    this.archive = new ArchiveStore(o.config.dataDir);
+    this.archive.onError = (err) => this.logger.error({ err }, 'XMPP archive write failed');
     this.#mam = new MamService(this.archive);
     this.vcards = new VCardService(o.db);
     this.presence = new PresenceService(this, this.#rosterStore, { initialPresence: (s) => this.#initialPresence(s) });
@@ -167,10 +168,10 @@ export class XmppServer implements SessionHost, XmppContext {
     this.presence.setInCall(username, inCall);
   }
 
-  /** Ends every session (server shutdown). */
-  shutdown(): void {
+  /** Ends every session and writes out the archive (server shutdown). */
+  async shutdown(): Promise<void> {
     for (const s of [...this.#all]) s.close(new StreamError('system-shutdown', 'The server is restarting; reconnect in a moment'));
-    this.archive.flush();
+    await this.archive.close();
   }
 
   // ---- routing -------------------------------------------------------------------------
@@ -300,7 +301,10 @@ export class XmppServer implements SessionHost, XmppContext {
         session.carbons = payload.name === 'enable';
         return session.send(this.#result(iq));
       case NS.mam:
-        return this.#mam.query(session, iq, payload, session.username!, session.bareJid);
+        return void this.#mam.query(session, iq, payload, session.username!, session.bareJid).catch((err: unknown) => {
+          this.logger.error({ err }, 'MAM query failed');
+          session.send(stanzaError(iq, 'wait', 'internal-server-error'));
+        });
       case NS.version:
         return session.send(this.#result(iq, el('query', { xmlns: NS.version }, el('name', {}, 'Parley'), el('version', {}, '0.1'))));
       case 'urn:xmpp:time': {

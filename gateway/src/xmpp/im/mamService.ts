@@ -17,7 +17,7 @@ export class MamService {
   constructor(private readonly archive: ArchiveStore) {}
 
   /** Answers a MAM query on `owner`'s archive (a username, or a room's bare JID). */
-  query(session: C2SSession, iq: Element, query: Element, owner: string, archiveJid: string): void {
+  async query(session: C2SSession, iq: Element, query: Element, owner: string, archiveJid: string): Promise<void> {
     if (iq.attrs.type === 'get') {
       // The search form: what may be filtered on.
       session.send(
@@ -58,7 +58,7 @@ export class MamService {
       session.send(stanzaError(iq, 'modify', 'bad-request', 'start and end are XEP-0082 date-times'));
       return;
     }
-    const result = this.archive.query({
+    const result = await this.archive.query({
       owner,
       with: fields.get('with') ? bareOf(fields.get('with')!).toLowerCase() : undefined,
       start,

@@ -123,17 +123,19 @@ export class MucService {
       other.session.send(this.#occupantPresence(room, occupant, other.session.fullJid, []));
     }
     session.send(this.#occupantPresence(room, occupant, session.fullJid, created ? ['100', '110', '201'] : ['100', '110']));
-    this.#sendHistory(room, session, child(presence, 'x', NS.muc));
-    session.send(el('message', { type: 'groupchat', from: room.subject?.from ?? roomJid, to: session.fullJid }, el('subject', {}, room.subject?.text ?? '')));
+    // History, then the subject (XEP-0045 §7.2.15–16).
+    void this.#sendHistory(room, session, child(presence, 'x', NS.muc))
+      .catch((err: unknown) => this.ctx.logger.error({ err }, 'MUC history failed'))
+      .then(() => session.send(el('message', { type: 'groupchat', from: room!.subject?.from ?? roomJid, to: session.fullJid }, el('subject', {}, room!.subject?.text ?? ''))));
   }
 
-  #sendHistory(room: Room, session: C2SSession, mucX: Element | undefined): void {
+  async #sendHistory(room: Room, session: C2SSession, mucX: Element | undefined): Promise<void> {
     const historyEl = mucX ? child(mucX, 'history') : undefined;
     const maxStanzas = historyEl?.attrs.maxstanzas !== undefined ? Number(historyEl.attrs.maxstanzas) : this.historySize;
     let history = room.history;
     if (!history.length && room.config.persistent) {
       // After a restart the in-memory history is empty: refill it from the room archive.
-      const page = this.archive.query({ owner: room.jid, before: '', max: this.historySize });
+      const page = await this.archive.query({ owner: room.jid, before: '', max: this.historySize });
       if (page !== 'item-not-found') {
         history = page.messages.flatMap((m) => {
           try {
@@ -392,7 +394,10 @@ export class MucService {
       if (!occupant && (room.config.membersOnly ? affiliation === 'none' || affiliation === 'outcast' : affiliation === 'outcast')) {
         return session.send(stanzaError(iq, 'auth', 'forbidden', 'Only members can read this room’s history'));
       }
-      return this.mam.query(session, iq, payload, room.jid, room.jid);
+      return void this.mam.query(session, iq, payload, room.jid, room.jid).catch((err: unknown) => {
+        this.ctx.logger.error({ err }, 'MAM query failed');
+        session.send(stanzaError(iq, 'wait', 'internal-server-error'));
+      });
     }
     if (ns === NS.mucOwner) return this.#owner(room, session, iq, payload, affiliation);
     if (ns === NS.mucAdmin) return this.#admin(room, session, iq, payload, affiliation);
