@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+ulimit -n 65536 2>/dev/null || true
 bash scripts/isolated.sh npx tsx bench/sip/sipBench.ts
+bash scripts/isolated.sh npx tsx bench/xmpp/xmppBench.ts

@@ -10,6 +10,14 @@ import WebSocket from 'ws';
 
 const saltedCache = new Map<string, Buffer>();
 
+/** Pre-computes a user's SCRAM-SHA-1 salted password (a real client keeps it from the last login). */
+export async function primeSaltedPassword(username: string, password: string, saltB64: string, iterations: number): Promise<void> {
+  const salted = await new Promise<Buffer>((resolve, reject) =>
+    crypto.pbkdf2(password, Buffer.from(saltB64, 'base64'), iterations, 20, 'sha1', (err, key) => (err ? reject(err) : resolve(key))),
+  );
+  saltedCache.set(`${username}:${saltB64}:${iterations}`, salted);
+}
+
 export interface LoadClientOptions {
   transport: 'tcp' | 'ws';
   port: number;
