@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { loadSfuConfig, type SfuConfig } from '../../sfu/src/config.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -79,6 +80,16 @@ const envSchema = z.object({
   PARLEY_TURN_SECRET: z.string().optional(),
   PARLEY_TURN_URLS: z.string().optional(),
   PARLEY_TURN_TTL_SECONDS: int(3600, 60),
+
+  // Conferences (the SFU node's own settings are in sfu/src/config.ts)
+  /** Run an SFU node inside the gateway (the one-machine default); false when SFU nodes run on their own. */
+  PARLEY_SFU_EMBEDDED: z.enum(['true', 'false']).default('true'),
+  /** Lifetime of the token that admits one user to one conference on one SFU node. */
+  PARLEY_CONFERENCE_JOIN_TOKEN_SECONDS: int(60, 10, 3600),
+  /** Default and longest lifetime of a guest link a meeting's owner makes. */
+  PARLEY_GUEST_LINK_HOURS: int(7 * 24, 1, 90 * 24),
+  /** Meetings one account may create per hour. */
+  PARLEY_CONFERENCE_CREATE_PER_HOUR: int(60, 1),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -132,6 +143,16 @@ export interface GatewayConfig {
     iceServers: unknown[];
     turn?: { secret: string; urls: string[]; ttlSeconds: number };
   };
+  conferences: {
+    embeddedSfu: boolean;
+    joinTokenSeconds: number;
+    guestLinkHours: number;
+    createPerHour: number;
+    redisUrl?: string;
+    /** Shared with standalone SFU nodes; the embedded node uses the gateway's secret when unset. */
+    sfuSecret?: string;
+  };
+  sfu: SfuConfig;
 }
 
 export type DigestAlgorithmName = 'MD5' | 'SHA-256';
@@ -160,6 +181,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
   if (e.PARLEY_SIP_MIN_EXPIRES > e.PARLEY_SIP_MAX_EXPIRES) {
     throw new ConfigError('PARLEY_SIP_MIN_EXPIRES must not exceed PARLEY_SIP_MAX_EXPIRES');
+  }
+  let sfu: SfuConfig;
+  try {
+    sfu = loadSfuConfig(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const embeddedSfu = e.PARLEY_SFU_EMBEDDED === 'true';
+  if (!embeddedSfu && !(sfu.REDIS_URL && sfu.PARLEY_SFU_SECRET)) {
+    throw new ConfigError('PARLEY_SFU_EMBEDDED=false needs REDIS_URL and PARLEY_SFU_SECRET, shared with the SFU nodes');
   }
   const turnUrls = e.PARLEY_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
   return {
@@ -218,5 +249,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
         ? { secret: e.PARLEY_TURN_SECRET, urls: turnUrls, ttlSeconds: e.PARLEY_TURN_TTL_SECONDS }
         : undefined,
     },
+    conferences: {
+      embeddedSfu,
+      joinTokenSeconds: e.PARLEY_CONFERENCE_JOIN_TOKEN_SECONDS,
+      guestLinkHours: e.PARLEY_GUEST_LINK_HOURS,
+      createPerHour: e.PARLEY_CONFERENCE_CREATE_PER_HOUR,
+      redisUrl: sfu.REDIS_URL,
+      sfuSecret: sfu.PARLEY_SFU_SECRET,
+    },
+    sfu,
   };
 }

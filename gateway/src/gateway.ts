@@ -3,13 +3,19 @@
  * them together. `main.ts` runs it as a process; tests start it in-process on free ports.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { joinTokenKey } from '../../sfu/src/auth/joinToken.js';
+import { SfuNode } from '../../sfu/src/node/sfuNode.js';
+import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src/registry/index.js';
 import { CallLog } from './calls/callLog.js';
+import { ConferenceStore } from './conferences/conferenceStore.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
 import { SqliteAccountStore } from './directory/sqliteAccountStore.js';
 import { AuthApi } from './http/api/authApi.js';
 import { registerCallsApi } from './http/api/callsApi.js';
+import { registerConferencesApi } from './http/api/conferencesApi.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
@@ -50,6 +56,10 @@ export class Gateway {
   readonly xmppListeners: XmppListeners;
   readonly uploads: UploadService;
   readonly http: HttpServer;
+  readonly conferences: ConferenceStore;
+  readonly registry: ConferenceRegistry;
+  /** The SFU node running inside this process (the one-machine default), if any. */
+  readonly sfu: SfuNode | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -128,6 +138,41 @@ export class Gateway {
     registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
     registerCallsApi(this.http.router, auth, this.callLog);
     registerIceApi(this.http.router, auth, config.media);
+
+    // Conferences: the registry says which SFU node hosts each one.
+    this.conferences = new ConferenceStore(this.db);
+    this.registry = createConferenceRegistry(config.conferences.redisUrl, {
+      nodeTtlMs: config.sfu.PARLEY_SFU_NODE_TTL_MS,
+      pinTtlMs: config.sfu.PARLEY_SFU_PIN_TTL_MS,
+      keyPrefix: config.sfu.PARLEY_REDIS_PREFIX,
+    });
+    const sfuKey = joinTokenKey(config.conferences.sfuSecret ? Buffer.from(config.conferences.sfuSecret, 'utf8') : secret);
+    if (config.conferences.embeddedSfu) {
+      // Alone, clients reach the embedded node on whatever origin they loaded the app from;
+      // next to other nodes (Redis), the registry must name this gateway's public address.
+      const url = config.conferences.redisUrl ? `${config.http.publicUrl.replace(/^http/, 'ws')}/sfu` : '';
+      const sfu = new SfuNode({
+        config: config.sfu,
+        nodeId: config.sfu.PARLEY_SFU_NODE_ID ?? `${os.hostname()}-${config.http.port}`,
+        url,
+        registry: this.registry,
+        tokenKey: sfuKey,
+        logger: logger.child({ part: 'sfu' }),
+      });
+      this.sfu = sfu;
+      this.http.onUpgrade('/sfu', (req, socket, head) => sfu.handleUpgrade(req, socket, head));
+    }
+    registerConferencesApi(this.http.router, {
+      auth,
+      accounts: this.accounts,
+      store: this.conferences,
+      registry: this.registry,
+      joinTokenKey: sfuKey,
+      guestLinkKey: new Uint8Array(deriveKey(secret, 'guest-link')),
+      config,
+      publicUrl: () => this.http.publicUrl,
+      logger,
+    });
     registerHealthApi(this.http.router, version, async () => ({
       ...this.sip.stats,
       sip_bindings: await this.locations.size(),
@@ -136,6 +181,10 @@ export class Gateway {
       xmpp_sessions: this.xmpp.connectedSessions,
       xmpp_bosh_sessions: this.xmppListeners.bosh.size,
       xmpp_rooms: this.xmpp.muc.roomCount,
+      sfu_conferences: this.sfu?.rooms.size ?? 0,
+      sfu_connections: this.sfu?.connectionCount ?? 0,
+      sfu_consumers: this.sfu?.pool.totals().consumers ?? 0,
+      sfu_producers: this.sfu?.pool.totals().producers ?? 0,
     }));
     this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
     this.http.onUpgrade('/xmpp', (req, socket, head) => this.xmppListeners.handleUpgrade(req, socket, head));
@@ -154,6 +203,12 @@ export class Gateway {
     await this.sip.start();
     await this.xmppListeners.start();
     await this.http.listen();
+    if (this.sfu) {
+      // Calls and chat work without conferences: a missing mediasoup worker is reported, not fatal.
+      await this.sfu.start().catch((err: Error) => {
+        this.#log.error({ err: err.message }, 'conference server (mediasoup) could not start; meetings are unavailable');
+      });
+    }
     this.sessions.purgeExpired();
     this.#stopWatching = watchExternalChanges(this.db, () => {
       this.accounts.invalidateCache();
@@ -167,6 +222,8 @@ export class Gateway {
     clearInterval(this.#purgeTimer);
     this.#stopWatching?.();
     await this.xmppListeners.stop();
+    await this.sfu?.stop();
+    await this.registry.close();
     await this.http.close();
     await this.sip.stop();
     await this.locations.close();

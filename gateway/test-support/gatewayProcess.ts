@@ -46,6 +46,9 @@ export class GatewayProcess {
       // Tests create many accounts; a cheaper (still salted) hash keeps that fast.
       PARLEY_PASSWORD_HASH_COST: '10',
       PARLEY_LOG_LEVEL: process.env.PARLEY_LOG_LEVEL ?? 'warn',
+      // Conference media on loopback, on ports the system picks.
+      PARLEY_SFU_LISTEN_IP: '127.0.0.1',
+      PARLEY_SFU_RTC_PORT: '0',
       ...this.#env,
     };
   }

@@ -35,6 +35,10 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
     PARLEY_DATA: dataDir,
     PARLEY_PASSWORD_HASH_COST: '10',
     PARLEY_LOG_LEVEL: process.env.PARLEY_LOG_LEVEL ?? 'silent',
+    // One mediasoup worker on loopback, on ports the system picks, so test gateways never collide.
+    PARLEY_SFU_WORKERS: '1',
+    PARLEY_SFU_LISTEN_IP: '127.0.0.1',
+    PARLEY_SFU_RTC_PORT: '0',
     ...env,
   });
   const gateway = new Gateway({ config, logger: createLogger(config.logLevel), sipTimers: timers, staticDir: path.join(dataDir, 'no-client') });

@@ -83,6 +83,14 @@ const MIGRATIONS: string[] = [
      created_at   INTEGER NOT NULL,
      complete     INTEGER NOT NULL DEFAULT 0
    ) WITHOUT ROWID;`,
+  // Conferences (meetings): who made each one, for guest links and "your meetings".
+  `CREATE TABLE conferences (
+     name       TEXT PRIMARY KEY,
+     owner      TEXT NOT NULL,
+     title      TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX conferences_by_owner ON conferences(owner, created_at);`,
 ];
 
 /** The message archive (XEP-0313) lives in its own file: it is written by its own thread. */

@@ -1,0 +1,12 @@
+/** An error a request answers with: a protocol code and a message a person can act on. */
+import type { SfuErrorCode } from './protocol.js';
+
+export class SfuError extends Error {
+  constructor(
+    readonly code: SfuErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SfuError';
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * WebSocket /sfu: one connection is one participant. The first request must be `join` with a
+ * join token for this node; every later request acts only on that participant's own
+ * transports, producers and consumers, so nobody reaches media of a room they did not join.
+ */
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { types } from 'mediasoup';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
+import type { Logger } from '../../../gateway/src/util/logger.js';
+import { RateLimiter } from '../../../gateway/src/util/rateLimiter.js';
+import { JoinTokenError, type JoinClaims } from '../auth/joinToken.js';
+import type { Participant } from '../rooms/participant.js';
+import type { Room } from '../rooms/room.js';
+import type { RoomManager } from '../rooms/roomManager.js';
+import type {
+  SfuMethod,
+  SfuNotificationName,
+  SfuNotifications,
+  SfuRequests,
+  SfuResponseMessage,
+} from './protocol.js';
+import { SfuError } from './sfuError.js';
+
+export interface SfuSignallingOptions {
+  nodeId: string;
+  rooms: RoomManager;
+  verifyToken: (token: string) => Promise<JoinClaims>;
+  maxMessageBytes: number;
+  ratePerSecond: number;
+  logger: Logger;
+  /** A connection that has not joined after this long is closed. */
+  joinTimeoutMs?: number;
+}
+
+// mediasoup validates media parameters in depth; here they only have to be objects.
+const mediaObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+const id = z.string().min(1).max(100);
+const kind = z.enum(['audio', 'video']);
+const source = z.enum(['mic', 'camera', 'screen']);
+
+const requestSchemas = {
+  join: z.object({
+    token: z.string().min(1).max(4096),
+    resume: z.object({ participantId: id, key: z.string().min(1).max(100) }).optional(),
+  }),
+  createTransports: z.object({ rtpCapabilities: mediaObject }),
+  connectTransport: z.object({ transportId: id, dtlsParameters: mediaObject }),
+  restartIce: z.object({ transportId: id }),
+  produce: z.object({
+    kind,
+    rtpParameters: mediaObject,
+    source,
+    paused: z.boolean().optional(),
+    height: z.number().int().min(0).max(10_000).optional(),
+  }),
+  closeProducer: z.object({ producerId: id }),
+  pauseProducer: z.object({ producerId: id }),
+  resumeProducer: z.object({ producerId: id }),
+  resumeConsumer: z.object({ consumerId: id }),
+  setConsumerView: z.object({
+    consumerId: id,
+    width: z.number().min(0).max(100_000),
+    height: z.number().min(0).max(100_000),
+    visible: z.boolean(),
+  }),
+  raiseHand: z.object({ raised: z.boolean() }),
+  leave: z.object({}),
+} satisfies Record<SfuMethod, z.ZodType>;
+
+const envelope = z.object({ id: z.number().int().min(0), method: z.string(), data: z.unknown().optional() });
+
+export class SfuSignalling {
+  readonly #options: SfuSignallingOptions;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<WebSocket>();
+  readonly #pingTimer: NodeJS.Timeout;
+
+  constructor(options: SfuSignallingOptions) {
+    this.#options = options;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageBytes });
+    this.#pingTimer = setInterval(() => this.#pingAll(), 15_000);
+    this.#pingTimer.unref();
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+  }
+
+  close(): void {
+    clearInterval(this.#pingTimer);
+    for (const ws of this.#connections) ws.close(1001, 'server shutting down');
+    this.#wss.close();
+  }
+
+  #pingAll(): void {
+    for (const ws of this.#connections) {
+      const alive = ws as WebSocket & { parleyAlive?: boolean };
+      if (alive.parleyAlive === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.parleyAlive = false;
+      ws.ping();
+    }
+  }
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    this.#connections.add(ws);
+    // Protocol violations (oversized or malformed frames) close the socket with the right code; nothing to add.
+    ws.on('error', () => {});
+    const session = new SignallingSession(ws, this.#options, req.socket.remoteAddress ?? '');
+    (ws as WebSocket & { parleyAlive?: boolean }).parleyAlive = true;
+    ws.on('pong', () => ((ws as WebSocket & { parleyAlive?: boolean }).parleyAlive = true));
+    ws.on('close', () => {
+      this.#connections.delete(ws);
+      session.end();
+    });
+  }
+}
+
+/** One connection's state: before join, then one participant in one room. */
+class SignallingSession {
+  readonly #ws: WebSocket;
+  readonly #options: SfuSignallingOptions;
+  readonly #limiter: RateLimiter;
+  readonly #key = crypto.randomUUID();
+  #room: Room | undefined;
+  #participant: Participant | undefined;
+  #joining = false;
+  #joinTimer: NodeJS.Timeout | undefined;
+
+  constructor(ws: WebSocket, options: SfuSignallingOptions, readonly remoteAddress: string) {
+    this.#ws = ws;
+    this.#options = options;
+    this.#limiter = new RateLimiter(options.ratePerSecond);
+    this.#joinTimer = setTimeout(() => {
+      if (!this.#participant) ws.close(4001, 'join first');
+    }, options.joinTimeoutMs ?? 10_000);
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        ws.close(1003, 'JSON text only');
+        return;
+      }
+      void this.#onMessage(data.toString());
+    });
+  }
+
+  end(): void {
+    clearTimeout(this.#joinTimer);
+    if (this.#room && this.#participant) this.#room.leave(this.#participant, 'disconnected');
+    this.#participant = undefined;
+  }
+
+  #notify = <N extends SfuNotificationName>(name: N, data: SfuNotifications[N]): void => {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(JSON.stringify({ notification: name, data }));
+    if (name === 'rejoin') {
+      // The room is gone from this node; the client joins again through the gateway.
+      this.#participant = undefined;
+      this.#room = undefined;
+      this.#ws.close(4002, 'rejoin');
+    }
+  };
+
+  async #onMessage(text: string): Promise<void> {
+    let requestId = 0;
+    try {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        throw new SfuError('bad-request', 'Messages must be JSON.');
+      }
+      const parsedEnvelope = envelope.safeParse(raw);
+      if (!parsedEnvelope.success) throw new SfuError('bad-request', 'Expected {id, method, data}.');
+      requestId = parsedEnvelope.data.id;
+      if (!this.#limiter.take(this.#key)) throw new SfuError('rate-limited', 'Too many requests; slow down.');
+      const method = parsedEnvelope.data.method;
+      if (!Object.hasOwn(requestSchemas, method)) throw new SfuError('bad-request', `Unknown method ${method}.`);
+      const schema = requestSchemas[method as SfuMethod];
+      const parsed = schema.safeParse(parsedEnvelope.data.data ?? {});
+      if (!parsed.success) {
+        throw new SfuError('bad-request', `Invalid ${method} request: ${parsed.error.issues[0]?.message ?? ''}`);
+      }
+      const result = await this.#dispatch(method as SfuMethod, parsed.data);
+      this.#reply({ id: requestId, ok: true, data: result } as SfuResponseMessage);
+    } catch (err) {
+      const error =
+        err instanceof SfuError
+          ? err
+          : err instanceof TypeError
+            ? new SfuError('bad-request', err.message)
+            : new SfuError('internal', 'The conference server could not do that.');
+      if (error.code === 'internal') this.#options.logger.warn({ err: (err as Error).message }, 'sfu request failed');
+      this.#reply({ id: requestId, ok: false, error: { code: error.code, message: error.message } });
+    }
+  }
+
+  #reply(message: SfuResponseMessage): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+  }
+
+  async #dispatch(method: SfuMethod, data: unknown): Promise<unknown> {
+    if (method === 'join') return this.#join(data as SfuRequests['join'][0]);
+    const room = this.#room;
+    const me = this.#participant;
+    if (!room || !me) throw new SfuError('not-joined', 'Join the meeting first.');
+    switch (method) {
+      case 'createTransports': {
+        const { rtpCapabilities } = data as { rtpCapabilities: types.RtpCapabilities };
+        return room.createTransports(me, rtpCapabilities);
+      }
+      case 'connectTransport': {
+        const { transportId, dtlsParameters } = data as { transportId: string; dtlsParameters: types.DtlsParameters };
+        await room.transport(me, transportId).connect({ dtlsParameters });
+        return {};
+      }
+      case 'restartIce': {
+        const { transportId } = data as SfuRequests['restartIce'][0];
+        return { iceParameters: await room.transport(me, transportId).restartIce() };
+      }
+      case 'produce': {
+        const request = data as SfuRequests['produce'][0];
+        const producerId = await room.produce(me, {
+          ...request,
+          rtpParameters: request.rtpParameters as unknown as types.RtpParameters,
+        });
+        return { producerId };
+      }
+      case 'closeProducer': {
+        room.ownProducer(me, (data as { producerId: string }).producerId).producer.close();
+        return {};
+      }
+      case 'pauseProducer':
+      case 'resumeProducer': {
+        await room.setProducerPaused(me, (data as { producerId: string }).producerId, method === 'pauseProducer');
+        return {};
+      }
+      case 'resumeConsumer': {
+        await room.resumeConsumer(me, (data as { consumerId: string }).consumerId);
+        return {};
+      }
+      case 'setConsumerView': {
+        const { consumerId, ...view } = data as SfuRequests['setConsumerView'][0];
+        await room.setConsumerView(me, consumerId, view);
+        return {};
+      }
+      case 'raiseHand': {
+        room.setHandRaised(me, (data as { raised: boolean }).raised);
+        return {};
+      }
+      case 'leave': {
+        room.leave(me, 'left');
+        this.#participant = undefined;
+        this.#room = undefined;
+        setImmediate(() => this.#ws.close(1000, 'left'));
+        return {};
+      }
+    }
+  }
+
+  async #join(request: SfuRequests['join'][0]): Promise<SfuRequests['join'][1]> {
+    if (this.#participant || this.#joining) throw new SfuError('bad-request', 'Already joined.');
+    this.#joining = true;
+    try {
+      let claims: JoinClaims;
+      try {
+        claims = await this.#options.verifyToken(request.token);
+      } catch (err) {
+        const message = err instanceof JoinTokenError ? err.message : 'The join token is not valid';
+        throw new SfuError('unauthorized', `${message}; open the meeting link again.`);
+      }
+      if (claims.nodeId !== this.#options.nodeId) {
+        throw new SfuError('wrong-node', 'This meeting is hosted on another server; join again.');
+      }
+      const room = await this.#options.rooms.getOrCreate(claims.conference);
+      const participant = await room.join({
+        id: crypto.randomUUID(),
+        userId: claims.userId,
+        displayName: claims.displayName,
+        role: claims.role,
+        notify: this.#notify,
+        resume: request.resume,
+      });
+      if (this.#ws.readyState !== this.#ws.OPEN) {
+        room.leave(participant, 'disconnected');
+        throw new SfuError('not-joined', 'Connection closed.');
+      }
+      clearTimeout(this.#joinTimer);
+      this.#room = room;
+      this.#participant = participant;
+      return {
+        you: participant.info(),
+        resumeKey: participant.resumeKey,
+        conference: room.name,
+        routerRtpCapabilities: room.routerRtpCapabilities as SfuRequests['join'][1]['routerRtpCapabilities'],
+        participants: room.participants().filter((p) => p.id !== participant.id),
+        activeSpeakerId: room.activeSpeakerId,
+      };
+    } finally {
+      this.#joining = false;
+    }
+  }
+}
