@@ -5,10 +5,20 @@ import { Phone } from './sip/phone';
 import { ChatClient } from './xmpp/chatClient';
 import { HomeScreen } from './ui/HomeScreen';
 import { LoginScreen } from './ui/LoginScreen';
+import { MeetingPage } from './ui/meeting/MeetingPage';
+import { meetingNameOf, useLocation } from './navigation';
 
 type AuthState = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; profile: Profile };
 
 export function App() {
+  const { pathname, search } = useLocation();
+  const meeting = meetingNameOf(pathname);
+  if (meeting) return <MeetingPage key={meeting} name={meeting} guestToken={new URLSearchParams(search).get('guest') ?? undefined} />;
+  return <MainApp />;
+}
+
+/** Sign-in, then calls, chat and meetings. */
+function MainApp() {
   const [auth, setAuth] = useState<AuthState>({ status: 'loading' });
   const phone = useMemo(() => new Phone(), []);
   const chat = useMemo(() => new ChatClient(), []);

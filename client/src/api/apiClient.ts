@@ -36,6 +36,32 @@ export interface CallLogEntry {
   video: boolean;
 }
 
+export interface ConferenceSummary {
+  name: string;
+  title: string;
+  url: string;
+  createdAt: number;
+}
+
+export interface ConferenceInfo {
+  name: string;
+  title: string;
+  exists: boolean;
+  owner: { username: string; displayName: string } | null;
+  you: { kind: 'account' | 'guest'; role: 'owner' | 'member' | 'guest'; linkExpiresAt?: number };
+}
+
+export interface ConferenceJoin {
+  /** '' = this origin's /sfu (the SFU node inside the gateway). */
+  sfuUrl: string;
+  token: string;
+  expiresIn: number;
+  node: string;
+  iceServers: RTCIceServer[];
+  conference: { name: string; title: string };
+  you: { displayName: string; role: 'owner' | 'member' | 'guest' };
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response;
   try {
@@ -62,4 +88,12 @@ export const api = {
   users: (q = '') => request<{ users: DirectoryUser[] }>('GET', `/api/users?q=${encodeURIComponent(q)}`),
   calls: () => request<{ calls: CallLogEntry[] }>('GET', '/api/calls'),
   iceServers: () => request<{ iceServers: RTCIceServer[] }>('GET', '/api/ice-servers'),
+  newConference: (title?: string) => request<ConferenceSummary>('POST', '/api/conferences', { title }),
+  myConferences: () => request<{ conferences: ConferenceSummary[] }>('GET', '/api/conferences'),
+  conference: (name: string, guestToken?: string) =>
+    request<ConferenceInfo>('GET', `/api/conferences/${encodeURIComponent(name)}${guestToken ? `?guest=${encodeURIComponent(guestToken)}` : ''}`),
+  guestLink: (name: string) =>
+    request<{ url: string; token: string; expiresAt: number }>('POST', `/api/conferences/${encodeURIComponent(name)}/guest-links`, {}),
+  joinConference: (name: string, body: { guestToken?: string; displayName?: string }) =>
+    request<ConferenceJoin>('POST', `/api/conferences/${encodeURIComponent(name)}/join`, body),
 };

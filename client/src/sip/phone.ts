@@ -10,7 +10,7 @@ import type { Profile } from '../api/apiClient';
 import { openLocalMedia } from '../media/devices';
 import { ringback, ringtone } from '../media/ringtone';
 import { describeFailure } from './callErrors';
-import { Emitter } from './emitter';
+import { Emitter } from '../util/emitter';
 
 export type RegistrationState = 'connecting' | 'registered' | 'reconnecting' | 'failed' | 'stopped';
 

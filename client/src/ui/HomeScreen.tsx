@@ -12,6 +12,7 @@ import { ChatSidebar, displayName } from './chat/ChatSidebar';
 import { MyPresence } from './chat/MyPresence';
 import { Icon } from './Icon';
 import { IncomingCall } from './IncomingCall';
+import { MeetingsPanel } from './meeting/MeetingsPanel';
 import { RegistrationBadge } from './RegistrationBadge';
 import { SettingsDialog } from './SettingsDialog';
 
@@ -22,7 +23,7 @@ interface Props {
   onSignOut: () => void;
 }
 
-type Tab = 'chats' | 'calls';
+type Tab = 'chats' | 'calls' | 'meetings';
 
 export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   const { registration, detail, call } = usePhoneState(phone);
@@ -119,6 +120,9 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
         <button role="tab" aria-selected={tab === 'calls'} className={`tab ${tab === 'calls' ? 'active' : ''}`} onClick={() => setTab('calls')}>
           Calls
         </button>
+        <button role="tab" aria-selected={tab === 'meetings'} className={`tab ${tab === 'meetings' ? 'active' : ''}`} onClick={() => setTab('meetings')}>
+          Meetings
+        </button>
       </div>
 
       {tab === 'chats' ? (
@@ -137,9 +141,13 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
             </div>
           )}
         </main>
-      ) : (
+      ) : tab === 'calls' ? (
         <main className="home">
           <CallsPanel onCall={dial} inCall={inCall} refreshKey={callsVersion} dialError={dialError} />
+        </main>
+      ) : (
+        <main className="home">
+          <MeetingsPanel />
         </main>
       )}
 

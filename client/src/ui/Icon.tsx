@@ -17,6 +17,13 @@ const PATHS: Record<string, string> = {
   incoming: 'M17 7L7 17M7 9v8h8',
   outgoing: 'M7 17L17 7M9 7h8v8',
   missed: 'M17 7L7 17M7 9v8h8M14 14l5 5M19 14l-5 5',
+  screen: 'M3 4h18v12H3zM8 20h8M12 16v4M12 13V7M9 10l3-3 3 3',
+  hand: 'M8 13V5.5a1.5 1.5 0 0 1 3 0V12M11 11V4.5a1.5 1.5 0 0 1 3 0V12M14 11V5.5a1.5 1.5 0 0 1 3 0V14a7 7 0 0 1-7 7h-.5A6.5 6.5 0 0 1 4 16.5L3 13a1.5 1.5 0 0 1 2.7-1.2L8 15',
+  people: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21v-1a6 6 0 0 1 12 0v1M16 3.5a4 4 0 0 1 0 7M22 21v-1a6 6 0 0 0-4-5.7',
+  grid: 'M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z',
+  speaker: 'M3 4h18v11H3zM4 18h4v3H4zM10 18h4v3h-4zM16 18h4v3h-4z',
+  link: 'M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1',
+  video: 'M3 7h12v10H3zM15 10l6-3v10l-6-3',
 };
 
 export type IconName = keyof typeof PATHS;

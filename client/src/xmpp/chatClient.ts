@@ -6,7 +6,7 @@
  */
 import { $iq, $msg, $pres, Strophe } from 'strophe.js';
 import type { Profile } from '../api/apiClient';
-import { Emitter } from '../sip/emitter';
+import { Emitter } from '../util/emitter';
 
 export type Show = 'available' | 'away' | 'dnd' | 'xa' | 'offline';
 
