@@ -11,6 +11,7 @@ import type { SfuConfig } from '../config.js';
 import { WorkerPool } from '../media/workerPool.js';
 import type { ConferenceRegistry, SfuNodeStatus } from '../registry/conferenceRegistry.js';
 import { RoomManager } from '../rooms/roomManager.js';
+import { SfuError } from '../signalling/sfuError.js';
 import { SfuSignalling } from '../signalling/sfuSignalling.js';
 
 export interface SfuNodeOptions {
@@ -55,6 +56,12 @@ export class SfuNode {
         maxIncomingBitrate: config.PARLEY_SFU_MAX_INCOMING_BITRATE,
       },
       logger,
+      beforeCreate: async (name) => {
+        const holder = await options.registry.claim(name, this.id);
+        if (holder !== this.id) {
+          throw new SfuError('wrong-node', 'This meeting is hosted on another server; join again.');
+        }
+      },
     });
     this.rooms.on('released', (name) => {
       if (this.#stopped) return;

@@ -191,6 +191,19 @@ describe.each(stores)('conference registry (%s)', (_name, open) => {
     expect((await a.pin('x')).node.id).toBe('staying');
   });
 
+  it('lets the node a join token names claim a conference whose pin lapsed, unless another live node holds it', async () => {
+    const { a, b } = open({ pinTtlMs: 5000 });
+    await a.publishNode(node('sfu-1'), []);
+    await b.publishNode(node('sfu-2', { consumers: 900 }), []);
+    expect(await a.claim('lapsed', 'sfu-2')).toBe('sfu-2');
+    expect((await b.lookup('lapsed'))?.id).toBe('sfu-2');
+    // Already held by a live node: the claim names the holder instead.
+    expect(await b.claim('lapsed', 'sfu-1')).toBe('sfu-2');
+    // A node that is not alive cannot claim anything.
+    expect(await a.claim('other', 'ghost')).toBeNull();
+    expect(await a.lookup('other')).toBeNull();
+  });
+
   it('refuses when no node is alive', async () => {
     const { a } = open({});
     await expect(a.pin('lonely')).rejects.toThrow(/No conference server is running/);

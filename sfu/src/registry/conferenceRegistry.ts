@@ -71,6 +71,13 @@ export interface ConferenceRegistry {
   removeNode(nodeId: string): Promise<void>;
   /** The conference's node, pinning it on the least-loaded live node when it has none (or a dead one). */
   pin(conference: string): Promise<PinResult>;
+  /**
+   * A node about to host a conference claims it: the pin is set to nodeId unless a live node
+   * already holds it. Returns the holder's id (nodeId when the claim succeeded), or null when
+   * nodeId itself is not a live node. Closes the gap between a join token being issued and
+   * the room being created, during which a pin may expire.
+   */
+  claim(conference: string, nodeId: string): Promise<string | null>;
   /** The live node hosting the conference, or null. */
   lookup(conference: string): Promise<SfuNodeView | null>;
   /** Drops the pin if it still points at nodeId. Returns whether it did. */

@@ -60,6 +60,15 @@ export class MemoryConferenceRegistry implements ConferenceRegistry {
     return { node: { ...node, conferences: node.conferences + 1 }, created: true };
   }
 
+  async claim(conference: string, nodeId: string): Promise<string | null> {
+    const now = this.#now();
+    const pin = this.#livePin(conference, now);
+    if (pin && this.#liveNode(pin.nodeId, now)) return pin.nodeId;
+    if (!this.#liveNode(nodeId, now)) return null;
+    this.#pins.set(conference, { nodeId, expiresAt: now + this.#options.pinTtlMs });
+    return nodeId;
+  }
+
   async lookup(conference: string): Promise<SfuNodeView | null> {
     const now = this.#now();
     const pin = this.#livePin(conference, now);

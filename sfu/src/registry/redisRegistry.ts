@@ -169,6 +169,13 @@ export class RedisConferenceRegistry implements ConferenceRegistry {
     }
   }
 
+  async claim(conference: string, nodeId: string): Promise<string | null> {
+    const result = (await this.#run(scripts.pin, [conference, nodeId, String(this.#options.pinTtlMs)])) as
+      | [string, number]
+      | null;
+    return result ? result[0] : null;
+  }
+
   async lookup(conference: string): Promise<SfuNodeView | null> {
     const row = (await this.#run(scripts.lookup, [conference])) as [string, string, number] | null;
     return row ? parseView(row[1], row[2]) : null;

@@ -15,6 +15,8 @@ export interface RoomManagerOptions {
   emptyGraceMs: number;
   room: Omit<RoomOptions, 'name' | 'pool' | 'logger'>;
   logger: Logger;
+  /** Runs before a room is created here; throws to refuse (the conference belongs to another node). */
+  beforeCreate?: (name: string) => Promise<void>;
 }
 
 export type RoomManagerEvents = {
@@ -58,12 +60,16 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
       if (this.#rooms.size + this.#creating.size >= this.#options.maxConferences) {
         throw new SfuError('node-full', 'This conference server is full; try again in a moment.');
       }
-      creating = Room.create({
-        ...this.#options.room,
-        name,
-        pool: this.#options.pool,
-        logger: this.#options.logger,
-      }).then(
+      creating = (this.#options.beforeCreate?.(name) ?? Promise.resolve())
+        .then(() =>
+          Room.create({
+            ...this.#options.room,
+            name,
+            pool: this.#options.pool,
+            logger: this.#options.logger,
+          }),
+        )
+        .then(
         (room) => {
           this.#creating.delete(name);
           this.#rooms.set(name, room);
