@@ -16,6 +16,10 @@ export default defineConfig({
     proxy: {
       '/api': 'http://localhost:8080',
       '/sip': { target: 'ws://localhost:8080', ws: true },
+      '/xmpp': { target: 'ws://localhost:8080', ws: true },
+      '/sfu': { target: 'ws://localhost:8080', ws: true },
+      '/http-bind': 'http://localhost:8080',
+      '/upload': 'http://localhost:8080',
       '/healthz': 'http://localhost:8080',
     },
   },

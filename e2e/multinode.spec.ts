@@ -37,8 +37,14 @@ test.beforeAll(async () => {
   await gateway.start();
 });
 
-test.afterEach(async () => {
+test.afterEach(async ({}, testInfo) => {
   for (const u of opened.splice(0)) await u.context.close();
+  // The servers' own logs explain a failure better than a screenshot does.
+  if (testInfo.status !== testInfo.expectedStatus) {
+    for (const [name, proc] of [['gateway', gateway], ['sfu-a', nodeA], ['sfu-b', nodeB]] as const) {
+      await testInfo.attach(`${name}.log`, { body: proc.output, contentType: 'text/plain' });
+    }
+  }
 });
 
 test.afterAll(async () => {

@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# `npm run bench`: performance figures (not tests). Needs the same packages as the tests.
+# `npm run bench [-- sip|xmpp|sfu ...]`: performance figures (not tests). Needs the same
+# packages as the tests, plus ffmpeg (it replays a VP8/Opus clip as RTP into the SFU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 bash scripts/setup.sh --test
+apt_install ffmpeg python3
 ulimit -n 65536 2>/dev/null || true
-bash scripts/isolated.sh npx tsx bench/sip/sipBench.ts
-bash scripts/isolated.sh npx tsx bench/xmpp/xmppBench.ts
+parts=("$@")
+[ ${#parts[@]} -eq 0 ] && parts=(sip xmpp sfu)
+for part in "${parts[@]}"; do
+  case "$part" in
+    sip) bash scripts/isolated.sh npx tsx bench/sip/sipBench.ts ;;
+    xmpp) bash scripts/isolated.sh npx tsx bench/xmpp/xmppBench.ts ;;
+    sfu) bash scripts/isolated.sh npx tsx bench/sfu/sfuBench.ts ;;
+    *) echo "unknown benchmark '$part' (use sip, xmpp or sfu)" >&2; exit 2 ;;
+  esac
+done

@@ -314,15 +314,17 @@ export class MeetingClient extends Emitter<MeetingEvents> {
     this.#connection = connection;
     const joined = await connection.request('join', { token: answer.token, ...(this.#resume ? { resume: this.#resume } : {}) });
     this.#resume = { participantId: joined.you.id, key: joined.resumeKey };
-    const device = new Device();
-    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
-    this.#device = device;
+    // Take the room as it is before awaiting anything else: notifications (someone joining) may
+    // arrive during the next await and must add to this list, not be overwritten by it.
     this.#update({
       conference: answer.conference,
       me: { id: joined.you.id, displayName: joined.you.displayName, role: joined.you.role, handRaised: this.#state.me?.handRaised ?? false },
       participants: joined.participants.map(toParticipant),
       activeSpeakerId: joined.activeSpeakerId,
     });
+    const device = new Device();
+    await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+    this.#device = device;
     if (this.#state.me?.handRaised) await connection.request('raiseHand', { raised: true });
 
     const { send, recv } = await connection.request('createTransports', { rtpCapabilities: device.rtpCapabilities });

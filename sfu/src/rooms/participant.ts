@@ -58,8 +58,9 @@ export class Participant {
   /** Given only to this participant's client: lets it replace this session when it rejoins. */
   readonly resumeKey = crypto.randomBytes(18).toString('base64url');
   rtpCapabilities: types.RtpCapabilities | undefined;
-  sendTransport: types.WebRtcTransport | undefined;
-  recvTransport: types.WebRtcTransport | undefined;
+  /** WebRTC for browsers; plain RTP when the benchmark drives a room (see MediaTransportFactory). */
+  sendTransport: types.Transport | undefined;
+  recvTransport: types.Transport | undefined;
   readonly producers = new Map<string, ProducerEntry>();
   readonly consumers = new Map<string, ConsumerEntry>();
   #closed = false;

@@ -17,7 +17,6 @@ import type {
   ParticipantInfo,
   ParticipantRole,
   SfuNotifications,
-  TransportInfo,
 } from '../signalling/protocol.js';
 import { SfuError } from '../signalling/sfuError.js';
 import { chooseSpatialLayer } from './layerSelection.js';
@@ -31,7 +30,29 @@ export interface RoomOptions {
   maxParticipants: number;
   maxIncomingBitrate: number;
   logger: Logger;
+  /** Makes participants' transports; WebRTC on the worker's WebRtcServer unless given. */
+  transportFactory?: MediaTransportFactory;
 }
+
+/**
+ * Makes one of a participant's two transports. Browsers get WebRTC transports (the default);
+ * the benchmark feeds rooms over plain RTP to measure what a room costs beyond a bare router.
+ */
+export type MediaTransportFactory = (params: {
+  router: RoomRouter;
+  direction: 'send' | 'recv';
+  participantId: string;
+}) => Promise<types.Transport>;
+
+const webRtcTransportFactory: MediaTransportFactory = ({ router: { router, worker }, participantId }) =>
+  router.createWebRtcTransport({
+    webRtcServer: worker.webRtcServer,
+    enableUdp: true,
+    enableTcp: true,
+    preferUdp: true,
+    initialAvailableOutgoingBitrate: 1_000_000,
+    appData: { participantId },
+  });
 
 export type RoomEvents = {
   /** The last participant left. */
@@ -146,21 +167,14 @@ export class Room extends TypedEmitter<RoomEvents> {
   async createTransports(
     participant: Participant,
     rtpCapabilities: types.RtpCapabilities,
-  ): Promise<{ send: TransportInfo; recv: TransportInfo }> {
+  ): Promise<{ send: types.Transport; recv: types.Transport }> {
     if (participant.sendTransport || participant.recvTransport) {
       throw new SfuError('bad-request', 'Transports already exist for this participant.');
     }
-    const { router, worker } = participant.router;
-    const options: types.WebRtcTransportOptions = {
-      webRtcServer: worker.webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
-      appData: { participantId: participant.id },
-    };
-    const send = await router.createWebRtcTransport(options);
-    const recv = await router.createWebRtcTransport(options);
+    const create = this.#options.transportFactory ?? webRtcTransportFactory;
+    const params = { router: participant.router, participantId: participant.id };
+    const send = await create({ ...params, direction: 'send' });
+    const recv = await create({ ...params, direction: 'recv' });
     if (participant.closed) {
       send.close();
       recv.close();
@@ -177,10 +191,10 @@ export class Room extends TypedEmitter<RoomEvents> {
         for (const entry of other.producers.values()) void this.#consume(participant, entry);
       }
     });
-    return { send: transportInfo(send), recv: transportInfo(recv) };
+    return { send, recv };
   }
 
-  transport(participant: Participant, transportId: string): types.WebRtcTransport {
+  transport(participant: Participant, transportId: string): types.Transport {
     const t = [participant.sendTransport, participant.recvTransport].find((x) => x?.id === transportId);
     if (!t) throw new SfuError('not-found', 'No such transport in your session.');
     return t;
@@ -416,13 +430,4 @@ export class Room extends TypedEmitter<RoomEvents> {
       }
     }
   }
-}
-
-function transportInfo(t: types.WebRtcTransport): TransportInfo {
-  return {
-    id: t.id,
-    iceParameters: t.iceParameters,
-    iceCandidates: t.iceCandidates as TransportInfo['iceCandidates'],
-    dtlsParameters: t.dtlsParameters as TransportInfo['dtlsParameters'],
-  };
 }

@@ -21,6 +21,7 @@ import type {
   SfuNotifications,
   SfuRequests,
   SfuResponseMessage,
+  TransportInfo,
 } from './protocol.js';
 import { SfuError } from './sfuError.js';
 
@@ -215,16 +216,17 @@ class SignallingSession {
     switch (method) {
       case 'createTransports': {
         const { rtpCapabilities } = data as { rtpCapabilities: types.RtpCapabilities };
-        return room.createTransports(me, rtpCapabilities);
+        const { send, recv } = await room.createTransports(me, rtpCapabilities);
+        return { send: transportInfo(send), recv: transportInfo(recv) };
       }
       case 'connectTransport': {
         const { transportId, dtlsParameters } = data as { transportId: string; dtlsParameters: types.DtlsParameters };
-        await room.transport(me, transportId).connect({ dtlsParameters });
+        await webRtc(room.transport(me, transportId)).connect({ dtlsParameters });
         return {};
       }
       case 'restartIce': {
         const { transportId } = data as SfuRequests['restartIce'][0];
-        return { iceParameters: await room.transport(me, transportId).restartIce() };
+        return { iceParameters: await webRtc(room.transport(me, transportId)).restartIce() };
       }
       case 'produce': {
         const request = data as SfuRequests['produce'][0];
@@ -308,4 +310,20 @@ class SignallingSession {
       this.#joining = false;
     }
   }
+}
+
+/** Clients of /sfu are browsers: their transports are WebRTC ones. */
+function webRtc(t: types.Transport): types.WebRtcTransport {
+  if (t.type !== 'webrtc') throw new SfuError('bad-request', 'Not a WebRTC transport.');
+  return t as types.WebRtcTransport;
+}
+
+function transportInfo(t: types.Transport): TransportInfo {
+  const w = webRtc(t);
+  return {
+    id: w.id,
+    iceParameters: w.iceParameters,
+    iceCandidates: w.iceCandidates as TransportInfo['iceCandidates'],
+    dtlsParameters: w.dtlsParameters as TransportInfo['dtlsParameters'],
+  };
 }
