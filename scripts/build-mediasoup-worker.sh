@@ -62,7 +62,7 @@ for kit in sfu/worker-build/subprojects/*/; do
   cp sfu/worker-build/subprojects/empty.c "$work/worker/subprojects/$dir/"
 done
 
-say "Building mediasoup-worker $(mediasoup_version) from source with Debian's libraries (about 3 minutes)"
+say "Building mediasoup-worker $(mediasoup_version) from source with Debian's libraries (5–10 minutes on 2 cores, once; then cached)"
 (
   cd "$work/worker"
   meson setup --wrap-mode=nodownload --buildtype release -Db_ndebug=true \

@@ -7,13 +7,16 @@ import { HomeScreen } from './ui/HomeScreen';
 import { LoginScreen } from './ui/LoginScreen';
 import { MeetingPage } from './ui/meeting/MeetingPage';
 import { meetingNameOf, useLocation } from './navigation';
+import { EmbedApp, embedTypeOf } from './embed/EmbedApp';
 
 type AuthState = { status: 'loading' } | { status: 'signed-out'; notice?: string } | { status: 'signed-in'; profile: Profile };
 
 export function App() {
   const { pathname, search } = useLocation();
+  const embed = embedTypeOf(pathname);
+  if (embed) return <EmbedApp type={embed} search={search} />;
   const meeting = meetingNameOf(pathname);
-  if (meeting) return <MeetingPage key={meeting} name={meeting} guestToken={new URLSearchParams(search).get('guest') ?? undefined} />;
+  if (meeting) return <MeetingPage key={meeting} name={meeting} access={{ guestToken: new URLSearchParams(search).get('guest') ?? undefined }} />;
   return <MainApp />;
 }
 

@@ -1,5 +1,5 @@
 /** Browser helpers: a signed-in page per user, and WebRTC statistics read from the page. */
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type Frame, type Page } from '@playwright/test';
 
 export interface UserPage {
   name: string;
@@ -58,7 +58,7 @@ export interface InboundMedia {
 }
 
 /** Sums inbound-rtp statistics over the page's live peer connections. */
-export async function inboundMedia(page: Page): Promise<InboundMedia> {
+export async function inboundMedia(page: Page | Frame): Promise<InboundMedia> {
   return page.evaluate(async () => {
     const pcs = ((window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []).filter((pc) => pc.connectionState !== 'closed');
     const out = { audioBytes: 0, videoBytes: 0, framesDecoded: 0, connections: pcs.length };

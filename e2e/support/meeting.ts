@@ -1,5 +1,5 @@
 /** Meeting helpers: join through the UI, and per-participant media statistics from the page. */
-import { expect, type Page } from '@playwright/test';
+import { expect, type Frame, type Page } from '@playwright/test';
 
 export interface StreamStats {
   participantId: string;
@@ -10,7 +10,7 @@ export interface StreamStats {
 }
 
 /** What the page receives, per remote participant (display name) and source. */
-export async function receiveStats(page: Page): Promise<Record<string, StreamStats>> {
+export async function receiveStats(page: Page | Frame): Promise<Record<string, StreamStats>> {
   return page.evaluate(async () => {
     type Client = {
       receiveStats(): Promise<StreamStats[]>;
@@ -29,7 +29,7 @@ export async function receiveStats(page: Page): Promise<Record<string, StreamSta
  * Waits until, for every named sender, audio bytes rise and video bytes and decoded frames
  * rise on the page (getStats via mediasoup-client consumers).
  */
-export async function expectReceiving(page: Page, label: string, from: string[], sources: ('mic' | 'camera' | 'screen')[] = ['mic', 'camera']): Promise<void> {
+export async function expectReceiving(page: Page | Frame, label: string, from: string[], sources: ('mic' | 'camera' | 'screen')[] = ['mic', 'camera']): Promise<void> {
   const before = await receiveStats(page);
   await expect
     .poll(

@@ -90,6 +90,10 @@ const envSchema = z.object({
   PARLEY_GUEST_LINK_HOURS: int(7 * 24, 1, 90 * 24),
   /** Meetings one account may create per hour. */
   PARLEY_CONFERENCE_CREATE_PER_HOUR: int(60, 1),
+
+  // Embedding (widget.js)
+  /** Origins (scheme://host[:port], comma-separated) whose pages may frame Parley's widgets; empty = none. */
+  PARLEY_EMBED_ORIGINS: z.string().default(''),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -153,6 +157,8 @@ export interface GatewayConfig {
     sfuSecret?: string;
   };
   sfu: SfuConfig;
+  /** Origins allowed to frame /embed/* pages (Content-Security-Policy frame-ancestors). */
+  embed: { origins: string[] };
 }
 
 export type DigestAlgorithmName = 'MD5' | 'SHA-256';
@@ -192,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (!embeddedSfu && !(sfu.REDIS_URL && sfu.PARLEY_SFU_SECRET)) {
     throw new ConfigError('PARLEY_SFU_EMBEDDED=false needs REDIS_URL and PARLEY_SFU_SECRET, shared with the SFU nodes');
   }
+  const embedOrigins = e.PARLEY_EMBED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean).map(embedOrigin);
   const turnUrls = e.PARLEY_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
   return {
     http: {
@@ -258,5 +265,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       sfuSecret: sfu.PARLEY_SFU_SECRET,
     },
     sfu,
+    embed: { origins: embedOrigins },
   };
+}
+
+/** An origin exactly as browsers send it (scheme://host[:port], no path), or a ConfigError. */
+function embedOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`PARLEY_EMBED_ORIGINS: "${value}" is not an origin like https://www.example.org`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value.replace(/\/$/, '')) {
+    throw new ConfigError(`PARLEY_EMBED_ORIGINS: "${value}" must be only scheme://host[:port], like https://www.example.org`);
+  }
+  return url.origin;
 }

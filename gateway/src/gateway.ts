@@ -19,6 +19,7 @@ import { registerConferencesApi } from './http/api/conferencesApi.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
+import { serveEmbedDemo } from './http/embedDemo.js';
 import { HttpServer } from './http/httpServer.js';
 import { LoginThrottle } from './session/loginThrottle.js';
 import { SessionStore } from './session/sessionStore.js';
@@ -122,6 +123,7 @@ export class Gateway {
       host: config.http.host,
       staticDir: options.staticDir ?? path.join(root, 'dist'),
       publicUrl: config.http.publicUrl,
+      embedOrigins: config.embed.origins,
       logger,
     });
     const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -169,6 +171,7 @@ export class Gateway {
       registry: this.registry,
       joinTokenKey: sfuKey,
       guestLinkKey: new Uint8Array(deriveKey(secret, 'guest-link')),
+      embedKeyKey: new Uint8Array(deriveKey(secret, 'embed-key')),
       config,
       publicUrl: () => this.http.publicUrl,
       logger,
@@ -190,6 +193,7 @@ export class Gateway {
     this.http.onUpgrade('/xmpp', (req, socket, head) => this.xmppListeners.handleUpgrade(req, socket, head));
     this.http.onPrefix('/http-bind', (req, res) => this.xmppListeners.handleBosh(req, res));
     this.http.onPrefix('/upload/', (req, res, url) => this.uploads.handleHttp(req, res, url));
+    this.http.onPrefix('/embed-demo', (req, res) => serveEmbedDemo(req, res, this.http.publicUrl));
   }
 
   async start(): Promise<void> {

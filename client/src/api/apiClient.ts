@@ -81,6 +81,16 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   return data as T;
 }
 
+/**
+ * How someone without an account gets into a meeting: a guest link's token, or an embed key
+ * the operator issued for a site together with the origin of the page embedding Parley.
+ */
+export interface GuestAccess {
+  guestToken?: string;
+  embedKey?: string;
+  embedOrigin?: string;
+}
+
 export const api = {
   login: (username: string, password: string) => request<Profile>('POST', '/api/login', { username, password }),
   logout: () => request<{ ok: true }>('POST', '/api/logout'),
@@ -90,10 +100,16 @@ export const api = {
   iceServers: () => request<{ iceServers: RTCIceServer[] }>('GET', '/api/ice-servers'),
   newConference: (title?: string) => request<ConferenceSummary>('POST', '/api/conferences', { title }),
   myConferences: () => request<{ conferences: ConferenceSummary[] }>('GET', '/api/conferences'),
-  conference: (name: string, guestToken?: string) =>
-    request<ConferenceInfo>('GET', `/api/conferences/${encodeURIComponent(name)}${guestToken ? `?guest=${encodeURIComponent(guestToken)}` : ''}`),
+  conference: (name: string, access: GuestAccess = {}) => {
+    const query = new URLSearchParams();
+    if (access.guestToken) query.set('guest', access.guestToken);
+    if (access.embedKey) query.set('embedKey', access.embedKey);
+    if (access.embedOrigin) query.set('embedOrigin', access.embedOrigin);
+    const q = query.toString();
+    return request<ConferenceInfo>('GET', `/api/conferences/${encodeURIComponent(name)}${q ? `?${q}` : ''}`);
+  },
   guestLink: (name: string) =>
     request<{ url: string; token: string; expiresAt: number }>('POST', `/api/conferences/${encodeURIComponent(name)}/guest-links`, {}),
-  joinConference: (name: string, body: { guestToken?: string; displayName?: string }) =>
+  joinConference: (name: string, body: GuestAccess & { displayName?: string }) =>
     request<ConferenceJoin>('POST', `/api/conferences/${encodeURIComponent(name)}/join`, body),
 };

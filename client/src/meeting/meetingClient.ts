@@ -5,7 +5,7 @@
  * node drops — through the gateway again, so a meeting whose node died lands on a live one.
  */
 import { Device, type types } from 'mediasoup-client';
-import { api, ApiError, type ConferenceJoin } from '../api/apiClient';
+import { api, ApiError, type ConferenceJoin, type GuestAccess } from '../api/apiClient';
 import { loadDevicePreferences } from '../media/devices';
 import { Emitter } from '../util/emitter';
 import type { MediaKind, MediaSource, ParticipantInfo, ParticipantRole, SfuNotifications } from '../../../sfu/src/signalling/protocol';
@@ -57,7 +57,8 @@ export interface MeetingState {
 
 export interface JoinOptions {
   name: string;
-  guestToken?: string;
+  /** For people without an account. */
+  access?: GuestAccess;
   displayName?: string;
   micOn: boolean;
   cameraOn: boolean;
@@ -298,7 +299,7 @@ export class MeetingClient extends Emitter<MeetingEvents> {
   async #connectOnce(generation: number): Promise<void> {
     const options = this.#options!;
     const answer: ConferenceJoin = await api.joinConference(options.name, {
-      guestToken: options.guestToken,
+      ...options.access,
       displayName: options.displayName,
     });
     const url = answer.sfuUrl || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sfu`;

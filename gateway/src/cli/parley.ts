@@ -1,5 +1,6 @@
 /**
- * The operator's command line: `npx parley user add|list|del|passwd`, `npx parley start`.
+ * The operator's command line: `npx parley user add|list|del|passwd`, `npx parley embed-key`,
+ * `npx parley start`.
  * It opens the same SQLite database as the running server (WAL mode makes that safe).
  */
 import readline from 'node:readline';
@@ -9,6 +10,7 @@ import { AccountError } from '../directory/accountStore.js';
 import { SqliteAccountStore } from '../directory/sqliteAccountStore.js';
 import { SessionStore } from '../session/sessionStore.js';
 import { openDatabase } from '../storage/database.js';
+import { issueEmbedKey } from '../embed/embedKeys.js';
 import { deriveKey, loadOrCreateSecret } from '../util/secret.js';
 
 const USAGE = `Usage:
@@ -17,6 +19,10 @@ const USAGE = `Usage:
   parley user list
   parley user del <name>
   parley user passwd <name> [--password <pw>]
+  parley embed-key --origin <https://site> [--origin …] [--room <name|prefix-*|*>] [--days <n>]
+                                                   a key that lets pages on those sites embed
+                                                   meetings for guests (origins must also be
+                                                   in PARLEY_EMBED_ORIGINS)
 
 Without --password you are asked for it (or it is read from stdin when not a terminal).
 Settings come from the environment (PARLEY_DATA, PARLEY_DOMAIN, …); see README.md.`;
@@ -31,20 +37,13 @@ export async function runCli(argv: string[]): Promise<number> {
     await import('../main.js');
     return -1; // keep running
   }
+  if (command === 'embed-key') return embedKeyCommand(argv.slice(1));
   if (command !== 'user' || !sub) {
     console.error(`Unknown command "${argv.join(' ')}".\n\n${USAGE}`);
     return 2;
   }
-  let config: GatewayConfig;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 2;
-    }
-    throw err;
-  }
+  const config = configOrExplain();
+  if (!config) return 2;
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -111,6 +110,66 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** The settings, or undefined after saying what is wrong with them. */
+function configOrExplain(): GatewayConfig | undefined {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+async function embedKeyCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { origin: { type: 'string', multiple: true }, room: { type: 'string' }, days: { type: 'string' } },
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const config = configOrExplain();
+  if (!config) return 2;
+  const origins: string[] = [];
+  for (const o of values.origin ?? []) {
+    try {
+      const url = new URL(o);
+      if (url.origin !== o.replace(/\/$/, '')) throw new Error();
+      origins.push(url.origin);
+    } catch {
+      console.error(`--origin ${o}: give only scheme://host[:port], like https://www.example.org`);
+      return 2;
+    }
+  }
+  if (!origins.length) {
+    console.error(`Give at least one --origin.\n\n${USAGE}`);
+    return 2;
+  }
+  const rooms = (values.room ?? '*').toLowerCase();
+  if (!/^(\*|[a-z0-9-]{1,64}\*?)$/.test(rooms)) {
+    console.error('--room: a meeting name, a prefix ending in * (physics-*), or * for any meeting');
+    return 2;
+  }
+  const days = Number(values.days ?? 365);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    console.error('--days: a whole number of days from 1 to 3650');
+    return 2;
+  }
+  const secret = loadOrCreateSecret(config.dataDir, config.secret);
+  const { key, expiresAt } = await issueEmbedKey({ origins, rooms }, new Uint8Array(deriveKey(secret, 'embed-key')), days * 86400);
+  const notAllowed = origins.filter((o) => !config.embed.origins.includes(o));
+  console.log(key);
+  console.error(`Embed key for ${origins.join(', ')}, meetings ${rooms}, valid until ${new Date(expiresAt).toISOString()}.`);
+  if (notAllowed.length) console.error(`Note: add ${notAllowed.join(', ')} to PARLEY_EMBED_ORIGINS, or browsers will not let those sites frame Parley.`);
+  return 0;
+}
 
 function requireName(positionals: string[]): string {
   if (positionals.length !== 1) throw new UsageError(`Give exactly one user name.\n\n${USAGE}`);

@@ -22,6 +22,8 @@ export interface HttpServerOptions {
   staticDir: string;
   /** Public origin, e.g. http://localhost:8080; POSTs from other origins are refused. */
   publicUrl: string;
+  /** Origins whose pages may frame the /embed/ pages; every other page may not be framed at all. */
+  embedOrigins?: string[];
   logger: Logger;
 }
 
@@ -105,6 +107,10 @@ export class HttpServer {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/embed/')) {
+      // The browser enforces who may frame a widget; 'self' keeps /embed-demo working.
+      res.setHeader('Content-Security-Policy', `frame-ancestors ${["'self'", ...(this.#o.embedOrigins ?? [])].join(' ')}`);
+    }
     try {
       if (url.pathname.startsWith('/api/') || url.pathname === '/healthz' || url.pathname === '/metrics') {
         if (req.method !== 'GET' && req.method !== 'HEAD') this.#checkOrigin(req);

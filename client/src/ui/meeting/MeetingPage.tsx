@@ -3,14 +3,14 @@
  * the pre-join screen, the meeting, and what comes after leaving.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { api, ApiError, type ConferenceInfo, type Profile } from '../../api/apiClient';
+import { api, ApiError, type ConferenceInfo, type GuestAccess, type Profile } from '../../api/apiClient';
 import { MeetingClient } from '../../meeting/meetingClient';
 import { navigate } from '../../navigation';
 import { LoginScreen } from '../LoginScreen';
 import { MeetingRoom } from './MeetingRoom';
 import { PreJoin, type PreJoinChoice } from './PreJoin';
 
-type Step =
+export type Step =
   | { kind: 'loading' }
   | { kind: 'sign-in' }
   | { kind: 'problem'; message: string }
@@ -18,11 +18,28 @@ type Step =
   | { kind: 'meeting' }
   | { kind: 'left' };
 
-export function MeetingPage({ name, guestToken, profile: initialProfile }: { name: string; guestToken?: string; profile?: Profile }) {
+interface Props {
+  name: string;
+  /** How a guest gets in: a guest link's token, or (embedded) an embed key and the host page's origin. */
+  access?: GuestAccess;
+  profile?: Profile;
+  /** Embedded: the client the host page's commands drive. */
+  client?: MeetingClient;
+  /** Embedded: the guest's name, set by the host page. */
+  presetName?: string;
+  /** Embedded without pre-join: join with camera and microphone on as soon as allowed. */
+  autoJoin?: boolean;
+  /** Called when the step changes (embedding reports errors and leaving). */
+  onStep?: (step: Step) => void;
+}
+
+export function MeetingPage({ name, access = {}, profile: initialProfile, client: givenClient, presetName, autoJoin, onStep }: Props) {
   const [profile, setProfile] = useState<Profile | undefined>(initialProfile);
   const [step, setStep] = useState<Step>({ kind: 'loading' });
-  const client = useMemo(() => new MeetingClient(), []);
-  const guest = !profile && Boolean(guestToken);
+  const client = useMemo(() => givenClient ?? new MeetingClient(), [givenClient]);
+  const hasGuestAccess = Boolean(access.guestToken || access.embedKey);
+  const guest = !profile && hasGuestAccess;
+  const accessKey = `${access.guestToken ?? ''} ${access.embedKey ?? ''} ${access.embedOrigin ?? ''}`;
 
   // Who am I, and may I join?
   useEffect(() => {
@@ -32,13 +49,15 @@ export function MeetingPage({ name, guestToken, profile: initialProfile }: { nam
       if (!me) me = await api.me().catch(() => undefined);
       if (cancelled) return;
       if (me && me !== profile) setProfile(me);
-      if (!me && !guestToken) {
+      if (!me && !hasGuestAccess) {
         setStep({ kind: 'sign-in' });
         return;
       }
       try {
-        const info = await api.conference(name, me ? undefined : guestToken);
-        if (!cancelled) setStep({ kind: 'prejoin', info });
+        const info = await api.conference(name, me ? {} : access);
+        if (cancelled) return;
+        if (autoJoin && (me || presetName)) void join({ micOn: true, cameraOn: true, displayName: me ? undefined : presetName }, info);
+        else setStep({ kind: 'prejoin', info });
       } catch (err) {
         if (!cancelled) setStep({ kind: 'problem', message: err instanceof ApiError ? err.message : 'Cannot reach Parley. Check your connection.' });
       }
@@ -46,7 +65,10 @@ export function MeetingPage({ name, guestToken, profile: initialProfile }: { nam
     return () => {
       cancelled = true;
     };
-  }, [name, guestToken, profile]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- accessKey stands for access
+  }, [name, accessKey, profile, autoJoin]);
+
+  useEffect(() => onStep?.(step), [step, onStep]);
 
   useEffect(() => {
     document.title = step.kind === 'prejoin' ? `${step.info.title} · Parley` : 'Meeting · Parley';
@@ -75,7 +97,7 @@ export function MeetingPage({ name, guestToken, profile: initialProfile }: { nam
       }
     });
     // The first attempt shows progress on the pre-join screen; later ones in the meeting.
-    void client.join({ name, guestToken: profile ? undefined : guestToken, ...choice });
+    void client.join({ name, access: profile ? undefined : access, ...choice });
   }
 
   switch (step.kind) {
@@ -111,7 +133,7 @@ export function MeetingPage({ name, guestToken, profile: initialProfile }: { nam
       return (
         <PreJoin
           info={step.info}
-          myName={profile?.user.displayName}
+          myName={profile?.user.displayName ?? presetName}
           guest={guest}
           joining={Boolean(step.joining)}
           error={step.error}

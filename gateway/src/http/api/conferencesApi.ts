@@ -2,7 +2,7 @@
  * Meetings over REST:
  *   POST /api/conferences                       start a new meeting (signed in) → its name and link
  *   GET  /api/conferences                       the meetings you started
- *   GET  /api/conferences/:name[?guest=token]   what the pre-join screen shows
+ *   GET  /api/conferences/:name[?guest=token | ?embedKey=…&embedOrigin=…]   what the pre-join screen shows
  *   POST /api/conferences/:name/guest-links     the owner makes a link for people without an account
  *   POST /api/conferences/:name/join            → { sfuUrl, token }: the conference's pinned SFU node
  *                                               (pinned now if it has none) and a short-lived join token
@@ -14,6 +14,7 @@ import { NoSfuNodeAvailableError, type ConferenceRegistry } from '../../../../sf
 import type { GatewayConfig } from '../../config.js';
 import { CONFERENCE_NAME, randomConferenceName, type Conference, type ConferenceStore } from '../../conferences/conferenceStore.js';
 import { issueGuestLink, verifyGuestLink } from '../../conferences/guestLinks.js';
+import { checkEmbedKey } from '../../embed/embedKeys.js';
 import type { AccountStore } from '../../directory/accountStore.js';
 import type { Logger } from '../../util/logger.js';
 import { RateLimiter } from '../../util/rateLimiter.js';
@@ -29,6 +30,8 @@ export interface ConferencesApiOptions {
   registry: ConferenceRegistry;
   joinTokenKey: Uint8Array;
   guestLinkKey: Uint8Array;
+  /** Verifies the embed keys `parley embed-key` issues. */
+  embedKeyKey: Uint8Array;
   config: GatewayConfig;
   publicUrl: () => string;
   logger: Logger;
@@ -36,10 +39,16 @@ export interface ConferencesApiOptions {
 
 const createBody = z.object({ title: z.string().trim().max(120).optional() });
 const guestLinkBody = z.object({ hours: z.number().int().min(1).optional() });
-const joinBody = z.object({
+const guestAccess = {
   guestToken: z.string().max(4096).optional(),
-  displayName: z.string().trim().max(64).optional(),
-});
+  embedKey: z.string().max(4096).optional(),
+  embedOrigin: z.string().max(300).optional(),
+};
+const joinBody = z.object({ ...guestAccess, displayName: z.string().trim().max(64).optional() });
+type GuestAccess = { guestToken?: string; embedKey?: string; embedOrigin?: string };
+
+/** Owner recorded for a meeting that a site's embed key opened before anyone signed in started it. */
+const EMBED_OWNER = '(embedded)';
 
 /** Joins by people without an account, per address: enough for a family behind one NAT, not for guessing. */
 const GUEST_JOINS_PER_MINUTE = 30;
@@ -97,16 +106,18 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
       });
       return;
     }
-    const guestToken = new URL(req.url ?? '/', 'http://x').searchParams.get('guest');
-    if (!guestToken) throw new HttpError(401, 'not_signed_in', 'Sign in, or open the guest link the organiser sent you');
-    const link = await checkGuestLink(guestToken, name);
-    if (!conference) throw new HttpError(404, 'no_such_meeting', 'This meeting does not exist any more.');
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const access = await checkGuestAccess(
+      { guestToken: query.get('guest') ?? undefined, embedKey: query.get('embedKey') ?? undefined, embedOrigin: query.get('embedOrigin') ?? undefined },
+      name,
+    );
+    if (!conference && access.via === 'link') throw new HttpError(404, 'no_such_meeting', 'This meeting does not exist any more.');
     sendJson(res, 200, {
       name,
-      title: conference.title,
-      exists: true,
-      owner: await ownerOf(conference),
-      you: { kind: 'guest', role: 'guest', linkExpiresAt: link.expiresAt },
+      title: conference?.title ?? name,
+      exists: conference !== undefined,
+      owner: conference ? await ownerOf(conference) : null,
+      you: { kind: 'guest', role: 'guest', linkExpiresAt: access.expiresAt },
     });
   });
 
@@ -142,14 +153,15 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
       displayName = account.displayName;
       role = conference.owner === me ? 'owner' : 'member';
     } else {
-      if (!body.guestToken) {
+      if (!body.guestToken && !body.embedKey) {
         throw new HttpError(401, 'not_signed_in', 'Sign in, or open the guest link the organiser sent you');
       }
       if (!guestJoins.take(clientIp(req))) {
         throw new HttpError(429, 'too_many_attempts', 'Too many attempts to join; wait a minute.', { 'Retry-After': '60' });
       }
-      await checkGuestLink(body.guestToken, name);
-      const found = o.store.get(name);
+      const access = await checkGuestAccess(body, name);
+      // A site's embed key may open its meeting before anyone signed in has started it.
+      const found = o.store.get(name) ?? (access.via === 'embed' ? o.store.ensure(name, EMBED_OWNER, name) : undefined);
       if (!found) throw new HttpError(404, 'no_such_meeting', 'This meeting does not exist any more.');
       if (!body.displayName) throw new HttpError(400, 'name_required', 'Type your name so others know who joined');
       conference = found;
@@ -191,6 +203,21 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
   async function ownerOf(conference: Conference): Promise<{ username: string; displayName: string }> {
     const account = await o.accounts.get(conference.owner);
     return { username: conference.owner, displayName: account?.displayName ?? conference.owner };
+  }
+
+  /** A guest link for this meeting, or a site's embed key honoured for this meeting and page origin. */
+  async function checkGuestAccess(access: GuestAccess, name: string): Promise<{ via: 'link' | 'embed'; expiresAt: number }> {
+    if (access.guestToken) return { via: 'link', ...(await checkGuestLink(access.guestToken, name)) };
+    if (access.embedKey) {
+      const result = await checkEmbedKey(access.embedKey, o.embedKeyKey, {
+        room: name,
+        origin: access.embedOrigin,
+        allowedOrigins: o.config.embed.origins,
+      });
+      if (!result.ok) throw new HttpError(403, 'invalid_embed_key', result.reason);
+      return { via: 'embed', expiresAt: result.claims.expiresAt };
+    }
+    throw new HttpError(401, 'not_signed_in', 'Sign in, or open the guest link the organiser sent you');
   }
 
   async function checkGuestLink(token: string, name: string): Promise<{ expiresAt: number }> {
