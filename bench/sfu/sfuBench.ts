@@ -4,12 +4,14 @@
  *   - worker CPU per forwarded stream, Parley's room against a bare mediasoup router in the
  *     same run (ffmpeg RTP into PlainTransports, consumers on PlainTransports), alternating
  *     the two so drift hits both alike;
- *   - consumers one worker (one core) forwards before packets are lost.
+ *   - consumers one worker (one core) forwards before packets are lost;
+ *   - a 10-person meeting of headless Chromium participants on this machine.
  */
 import { percentile } from '../support/benchEnv.js';
 import { BareRouterSetup, ParleyRoomSetup, measure, type ForwardingSetup } from './forwarding.js';
 import { measureJoinTimes } from './joinTime.js';
 import { RtpSender, RtpSink, VIDEO, requireFfmpeg } from './rtpSource.js';
+import { measureMeeting } from './tenPeople.js';
 
 const JOIN_RUNS = Number(process.env.BENCH_JOIN_RUNS ?? 12);
 /** Receivers in the CPU comparison; each consumes one video and one audio stream. */
@@ -123,6 +125,17 @@ async function capacity(sinkPort: number): Promise<void> {
   );
 }
 
+async function tenPeople(): Promise<void> {
+  const m = await measureMeeting(10);
+  report(
+    `${m.people}-person meeting, headless Chromium (real UI, simulcast, 320x180 cameras)`,
+    `${m.joined}/${m.people} joined; SFU workers ${pct(m.sfuWorkersCores)}, gateway ${pct(m.gatewayCores)} of a core`,
+  );
+  report(`  … others received, per participant (of ${m.people - 1}): audio`, m.audioFrom.join(' '));
+  report('  … video', m.videoFrom.join(' '));
+  console.log('    (all ten browsers share these 2 cores with the server; where they starve, fewer streams arrive)');
+}
+
 async function main(): Promise<void> {
   requireFfmpeg();
   console.log('\nSFU benchmark (mediasoup workers on loopback; ffmpeg replays a VP8/Opus clip as RTP)');
@@ -132,6 +145,7 @@ async function main(): Promise<void> {
     await joinTime();
     await cpuPerStream(sinkPort);
     await capacity(sinkPort);
+    await tenPeople();
   } finally {
     sink.stop();
   }

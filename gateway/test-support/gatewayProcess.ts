@@ -35,6 +35,11 @@ export class GatewayProcess {
     return `http://localhost:${this.httpPort}`;
   }
 
+  /** The gateway's process id while it runs (benchmarks read its CPU time). */
+  get pid(): number {
+    return this.#child?.pid ?? 0;
+  }
+
   get output(): string {
     return this.#output;
   }
