@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect, test, type Browser, type Frame, type Page } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { freeTcpPort } from '../gateway/test-support/ports.js';
-import { inboundMedia, openUser, signIn, type UserPage } from './support/browser.js';
+import { CAPTURE_PEER_CONNECTIONS, inboundMedia, openUser, signIn, type UserPage } from './support/browser.js';
 import { command, events, HostSite } from './support/hostSite.js';
 import { expectReceiving, joinFromPreJoin } from './support/meeting.js';
 
@@ -26,11 +26,7 @@ const names = async (page: Page) => (await events(page)).map((e) => e.name);
 
 async function visitHost(browser: Browser, site: HostSite, label: string, options: Record<string, unknown>): Promise<UserPage> {
   const context = await browser.newContext({ viewport: { width: 800, height: 620 }, permissions: ['camera', 'microphone'] });
-  await context.addInitScript(`(() => {
-    const Native = window.RTCPeerConnection; window.__pcs = [];
-    window.RTCPeerConnection = function (...a) { const pc = new Native(...a); window.__pcs.push(pc); return pc; };
-    window.RTCPeerConnection.prototype = Native.prototype; Object.setPrototypeOf(window.RTCPeerConnection, Native);
-  })();`);
+  await context.addInitScript(CAPTURE_PEER_CONNECTIONS);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[${label}] page error:`, err.message));
   await page.goto(`${site.origin}/#${encodeURIComponent(JSON.stringify(options))}`);

@@ -8,7 +8,7 @@ export interface UserPage {
 }
 
 /** Every RTCPeerConnection a page creates, so tests can read getStats() like chrome://webrtc-internals. */
-const CAPTURE_PEER_CONNECTIONS = `
+export const CAPTURE_PEER_CONNECTIONS = `
   (() => {
     const Native = window.RTCPeerConnection;
     window.__pcs = [];
