@@ -1,7 +1,9 @@
 /** Choose microphone, camera and speaker, with a live camera preview. */
 import { useEffect, useRef, useState } from 'react';
 import { listDevices, loadDevicePreferences, saveDevicePreferences, type DevicePreferences } from '../media/devices';
+import { DeviceSelect } from './DeviceSelect';
 import { VideoView } from './MediaView';
+import { useDialog } from './useDialog';
 
 export function SettingsDialog({ onClose }: { onClose: () => void }) {
   const [prefs, setPrefs] = useState<DevicePreferences>(loadDevicePreferences());
@@ -32,12 +34,7 @@ export function SettingsDialog({ onClose }: { onClose: () => void }) {
     };
   }, [prefs.cameraId]);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
-    window.addEventListener('keydown', onKey);
-    dialogRef.current?.querySelector('select')?.focus();
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  useDialog(dialogRef, onClose, 'select');
 
   function update(patch: Partial<DevicePreferences>) {
     const next = { ...prefs, ...patch };
@@ -45,19 +42,6 @@ export function SettingsDialog({ onClose }: { onClose: () => void }) {
     saveDevicePreferences(next);
   }
 
-  const select = (label: string, list: MediaDeviceInfo[] | undefined, value: string | undefined, key: keyof DevicePreferences) => (
-    <label>
-      {label}
-      <select value={value ?? ''} onChange={(e) => update({ [key]: e.target.value || undefined })} disabled={!list?.length}>
-        <option value="">Default</option>
-        {list?.map((d, i) => (
-          <option key={d.deviceId || i} value={d.deviceId}>
-            {d.label || `${label} ${i + 1}`}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
 
   return (
     <div className="modal-backdrop" onClick={onClose}>
@@ -65,9 +49,9 @@ export function SettingsDialog({ onClose }: { onClose: () => void }) {
         <h2 id="settings-title">Audio and video</h2>
         {preview && preview.getVideoTracks().length > 0 && <VideoView stream={preview} muted className="preview-video" label="Camera preview" />}
         {error && <p className="error">{error}</p>}
-        {select('Microphone', devices?.microphones, prefs.microphoneId, 'microphoneId')}
-        {select('Camera', devices?.cameras, prefs.cameraId, 'cameraId')}
-        {select('Speaker', devices?.speakers, prefs.speakerId, 'speakerId')}
+        <DeviceSelect label="Microphone" devices={devices?.microphones} value={prefs.microphoneId} preference="microphoneId" onChange={update} />
+        <DeviceSelect label="Camera" devices={devices?.cameras} value={prefs.cameraId} preference="cameraId" onChange={update} />
+        <DeviceSelect label="Speaker" devices={devices?.speakers} value={prefs.speakerId} preference="speakerId" onChange={update} />
         {'Notification' in window && Notification.permission === 'default' && (
           <button className="btn" onClick={() => void Notification.requestPermission()}>
             Notify me of calls when Parley is in the background

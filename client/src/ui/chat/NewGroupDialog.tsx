@@ -1,16 +1,12 @@
 /** Create a group chat: a name and who to invite. */
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
+import { useDialog } from '../useDialog';
 
 export function NewGroupDialog({ contacts, onClose, onCreate }: { contacts: Array<{ jid: string; name: string }>; onClose: () => void; onCreate: (name: string, members: string[]) => void }) {
   const [name, setName] = useState('');
   const [members, setMembers] = useState<string[]>([]);
-  const first = useRef<HTMLInputElement>(null);
-  useEffect(() => {
-    first.current?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  const form = useRef<HTMLFormElement>(null);
+  useDialog(form, onClose, 'input');
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -19,11 +15,11 @@ export function NewGroupDialog({ contacts, onClose, onCreate }: { contacts: Arra
 
   return (
     <div className="modal-backdrop" onClick={onClose}>
-      <form className="card modal" role="dialog" aria-modal="true" aria-labelledby="new-group-title" onClick={(e) => e.stopPropagation()} onSubmit={submit}>
+      <form ref={form} className="card modal" role="dialog" aria-modal="true" aria-labelledby="new-group-title" onClick={(e) => e.stopPropagation()} onSubmit={submit}>
         <h2 id="new-group-title">New group chat</h2>
         <label>
           Name
-          <input ref={first} value={name} maxLength={60} placeholder="e.g. Physics 101 tutors" onChange={(e) => setName(e.target.value)} required />
+          <input value={name} maxLength={60} placeholder="e.g. Physics 101 tutors" onChange={(e) => setName(e.target.value)} required />
         </label>
         <fieldset className="member-picker">
           <legend>Invite</legend>

@@ -2,9 +2,10 @@
  * Inviting people: the meeting link for anyone with an account, and (for the organiser) a
  * guest link for people without one.
  */
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import { api, ApiError } from '../../api/apiClient';
 import type { MeetingClient } from '../../meeting/meetingClient';
+import { useDialog } from '../useDialog';
 
 export function InviteDialog({ client, onClose }: { client: MeetingClient; onClose: () => void }) {
   const { conference, me } = client.state;
@@ -14,12 +15,7 @@ export function InviteDialog({ client, onClose }: { client: MeetingClient; onClo
   const [copied, setCopied] = useState<string>();
   const ref = useRef<HTMLDivElement>(null);
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => e.key === 'Escape' && onClose();
-    window.addEventListener('keydown', onKey);
-    ref.current?.querySelector('button')?.focus();
-    return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  useDialog(ref, onClose, 'button');
 
   async function copy(text: string, what: string) {
     try {

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { ConferenceInfo } from '../../api/apiClient';
 import { listDevices, loadDevicePreferences, saveDevicePreferences, type DevicePreferences } from '../../media/devices';
 import { mediaError } from '../../meeting/meetingClient';
+import { DeviceSelect } from '../DeviceSelect';
 import { Icon } from '../Icon';
 import { VideoTile } from './VideoTile';
 
@@ -137,19 +138,6 @@ export function PreJoin({ info, myName, guest, joining, error, onJoin, onCancel 
     });
   }
 
-  const select = (label: string, list: MediaDeviceInfo[] | undefined, value: string | undefined, key: keyof DevicePreferences) => (
-    <label className="prejoin-device">
-      {label}
-      <select value={value ?? ''} onChange={(e) => update({ [key]: e.target.value || undefined })} disabled={!list?.length}>
-        <option value="">Default</option>
-        {list?.map((d, i) => (
-          <option key={d.deviceId || i} value={d.deviceId}>
-            {d.label || `${label} ${i + 1}`}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
 
   return (
     <main className="prejoin">
@@ -205,9 +193,9 @@ export function PreJoin({ info, myName, guest, joining, error, onJoin, onCancel 
             />
           </label>
         )}
-        {select('Microphone', devices?.microphones, prefs.microphoneId, 'microphoneId')}
-        {select('Camera', devices?.cameras, prefs.cameraId, 'cameraId')}
-        {select('Speaker', devices?.speakers, prefs.speakerId, 'speakerId')}
+        <DeviceSelect label="Microphone" devices={devices?.microphones} value={prefs.microphoneId} preference="microphoneId" onChange={update} className="prejoin-device" />
+        <DeviceSelect label="Camera" devices={devices?.cameras} value={prefs.cameraId} preference="cameraId" onChange={update} className="prejoin-device" />
+        <DeviceSelect label="Speaker" devices={devices?.speakers} value={prefs.speakerId} preference="speakerId" onChange={update} className="prejoin-device" />
         {error && (
           <p className="error" role="alert">
             {error}
