@@ -89,7 +89,8 @@ test('two embedded guests and a signed-in user meet; commands change state and e
   await expectReceiving(frameTwo, 'guest two', ['alice', 'Guest One']);
   await one.page.screenshot({ path: test.info().outputPath('host-page-meeting.png') });
 
-  // Events reached guest one's page in the order things happened.
+  // Events reached guest one's page in the order things happened; `ready` says nobody is signed in there.
+  expect((await events(one.page))[0]).toEqual({ name: 'ready', data: { type: 'meeting', signedIn: false } });
   const joinedOrder = (await events(one.page))
     .filter((e) => ['ready', 'joined', 'participantJoined'].includes(e.name))
     .map((e) => (e.name === 'participantJoined' ? `+${String(e.data.displayName)}` : e.name));

@@ -74,8 +74,16 @@ function EmbedMeeting({ bridge, params }: { bridge: EmbedBridge; params: URLSear
       bridge.on('sendMessage', () => bridge.send('error', { code: 'unsupported', message: 'A meeting widget has no chat; use a chat widget.' })),
       reportMeeting(client, bridge),
     ];
-    bridge.send('ready', { type: 'meeting', signedIn: false });
-    return () => offs.forEach((off) => off());
+    // Commands are handled from here on; `ready` also tells the host page whether a Parley user is signed in.
+    let cancelled = false;
+    api.me().then(
+      () => !cancelled && bridge.send('ready', { type: 'meeting', signedIn: true }),
+      () => !cancelled && bridge.send('ready', { type: 'meeting', signedIn: false }),
+    );
+    return () => {
+      cancelled = true;
+      offs.forEach((off) => off());
+    };
   }, [bridge, client]);
 
   if (!/^[a-z0-9-]{3,64}$/.test(room)) {
