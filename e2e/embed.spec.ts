@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expect, test, type Browser, type Frame, type Page } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
-import { freeTcpPort } from '../gateway/test-support/ports.js';
+import { freeTcpPort } from '../server-common/test-support/ports.js';
 import { CAPTURE_PEER_CONNECTIONS, inboundMedia, openUser, signIn, type UserPage } from './support/browser.js';
 import { command, events, HostSite } from './support/hostSite.js';
 import { expectReceiving, joinFromPreJoin } from './support/meeting.js';

@@ -6,8 +6,8 @@
  */
 import { expect, test } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
-import { startRedisServer, type RedisServer } from '../sfu/test-support/redisServer.js';
-import { api, signIn as apiSignIn } from '../sfu/test-support/sfuTestClient.js';
+import { startRedisServer, type RedisServer } from '../server-common/test-support/redisServer.js';
+import { api, signIn as apiSignIn } from '../server-common/test-support/restClient.js';
 import { SfuNodeProcess } from '../sfu/test-support/sfuNodeProcess.js';
 import { openUser, signIn, type UserPage } from './support/browser.js';
 import { expectReceiving, joinFromPreJoin, tile } from './support/meeting.js';

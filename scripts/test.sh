@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `npm test`: installs everything the tests need (Debian and npm packages), builds, then runs
-# the unit/integration tests (Vitest) and the browser tests (Playwright + Debian Chromium),
-# both inside a loopback-only network namespace.
+# `npm test`: installs everything the tests need (Debian and npm packages), builds, checks the
+# types and the import rules between the parts (dependency-cruiser), then runs the
+# unit/integration tests (Vitest) and the browser tests (Playwright + Debian Chromium), both
+# inside a loopback-only network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 echo "==> Type checks"
 npm run --silent typecheck
+echo "==> Import rules (.dependency-cruiser.cjs)"
+npm run --silent lint:deps
 echo "==> Unit and integration tests"
 bash scripts/isolated.sh npx vitest run "$@"
 echo "==> Browser tests"

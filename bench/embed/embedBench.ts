@@ -11,7 +11,7 @@ import { chromium } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../e2e/support/chromium.js';
 import { HostSite, msToEvent } from '../../e2e/support/hostSite.js';
 import { GatewayProcess } from '../../gateway/test-support/gatewayProcess.js';
-import { freeTcpPort } from '../../gateway/test-support/ports.js';
+import { freeTcpPort } from '../../server-common/test-support/ports.js';
 import { percentile, ROOT } from '../support/benchEnv.js';
 
 const RUNS = Number(process.env.BENCH_EMBED_RUNS ?? 10);

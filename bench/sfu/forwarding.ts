@@ -6,7 +6,7 @@
  * receiver consumes every stream and sends it to a sink that does not read.
  */
 import type { types } from 'mediasoup';
-import { createLogger } from '../../gateway/src/util/logger.js';
+import { createLogger } from '../../server-common/logger.js';
 import { loadMediasoup } from '../../sfu/src/media/loadMediasoup.js';
 import { conferenceMediaCodecs } from '../../sfu/src/media/mediaCodecs.js';
 import { WorkerPool } from '../../sfu/src/media/workerPool.js';

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeTcpPort, freeTcpUdpPort } from '../../gateway/test-support/ports.js';
+import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
 import { BENCH_PASSWORD as PASSWORD, benchDatabase, cpuSeconds, percentile, ROOT, rssMb } from '../support/benchEnv.js';
 

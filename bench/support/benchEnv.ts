@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SqliteAccountStore } from '../../gateway/src/directory/sqliteAccountStore.js';
 import { openDatabase } from '../../gateway/src/storage/database.js';
-import { freeTcpPort, freeTcpUdpPort } from '../../gateway/test-support/ports.js';
+import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const BENCH_PASSWORD = 'bench-password';

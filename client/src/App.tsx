@@ -1,4 +1,11 @@
-/** Top level: sign-in, then the phone for the signed-in user. */
+/**
+ * Top level: sign-in, then the phone for the signed-in user; /meet/<name> opens a meeting,
+ * /embed/<type> a widget page.
+ *
+ * client/ owns what runs in the browser: the React app (client/src: SIP calls with JsSIP,
+ * chat with strophe.js, meetings with mediasoup-client) and widget.js for other sites
+ * (client/widget). It shares only contracts/ with the servers.
+ */
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, ApiError, type Profile } from './api/apiClient';
 import { Phone } from './sip/phone';

@@ -1,5 +1,6 @@
 /** Client-side navigation between the app (/) and meetings (/meet/<name>) without reloading. */
 import { useEffect, useState } from 'react';
+import { toMeetingName } from '../../contracts/meetings/meetingName';
 
 const EVENT = 'parley:navigate';
 
@@ -26,6 +27,6 @@ export function useLocation(): { pathname: string; search: string } {
 
 /** The meeting name in /meet/<name>, if the path is a meeting link. */
 export function meetingNameOf(pathname: string): string | undefined {
-  const m = /^\/meet\/([a-z0-9-]{3,64})\/?$/i.exec(pathname);
-  return m ? m[1].toLowerCase() : undefined;
+  const m = /^\/meet\/([^/]+)\/?$/.exec(pathname);
+  return m ? toMeetingName(m[1]) : undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * widget.js: embeds Parley in another site. No React, no dependencies: it makes an iframe on
  * the Parley server that served this script, and talks to it only through postMessage
- * (protocol.ts), checking that every message comes from that frame and that origin.
+ * (contracts/embed/embedProtocol.ts), checking that every message comes from that frame and that origin.
  *
  *   <script src="https://parley.example.org/widget.js"></script>
  *   const meeting = Parley.embed('#meet', { type: 'meeting', room: 'physics-101', displayName: 'Guest' });
@@ -16,9 +16,9 @@ import {
   type EmbedEventName,
   type EmbedEvents,
   type WidgetType,
-} from './protocol';
+} from '../../contracts/embed/embedProtocol';
 
-export type { EmbedCommandName, EmbedCommands, EmbedEventName, EmbedEvents, EmbedParticipant, WidgetType } from './protocol';
+export type { EmbedCommandName, EmbedCommands, EmbedEventName, EmbedEvents, EmbedParticipant, WidgetType } from '../../contracts/embed/embedProtocol';
 
 export interface EmbedOptions {
   type: WidgetType;

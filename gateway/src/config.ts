@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
-import { loadSfuConfig, type SfuConfig } from '../../sfu/src/config.js';
+import { iceServer, type IceServer } from '../../contracts/rest/ice.js';
+import { loadSfuConfig, type SfuConfig } from '../../sfu/src/index.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -144,7 +145,7 @@ export interface GatewayConfig {
     uploadSlotSeconds: number;
   };
   media: {
-    iceServers: unknown[];
+    iceServers: IceServer[];
     turn?: { secret: string; urls: string[]; ttlSeconds: number };
   };
   conferences: {
@@ -178,12 +179,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       throw new ConfigError(`PARLEY_SIP_DIGEST_ALGORITHMS: unknown algorithm "${a}" (use MD5 and/or SHA-256)`);
     }
   }
-  let iceServers: unknown[];
+  let iceServers: IceServer[];
   try {
-    iceServers = JSON.parse(e.PARLEY_ICE_SERVERS) as unknown[];
-    if (!Array.isArray(iceServers)) throw new Error('not an array');
+    iceServers = z.array(iceServer).parse(JSON.parse(e.PARLEY_ICE_SERVERS));
   } catch {
-    throw new ConfigError('PARLEY_ICE_SERVERS must be a JSON array of RTCIceServer objects');
+    throw new ConfigError('PARLEY_ICE_SERVERS must be a JSON array of RTCIceServer objects ({"urls": "stun:host:3478"} …)');
   }
   if (e.PARLEY_SIP_MIN_EXPIRES > e.PARLEY_SIP_MAX_EXPIRES) {
     throw new ConfigError('PARLEY_SIP_MIN_EXPIRES must not exceed PARLEY_SIP_MAX_EXPIRES');

@@ -1,14 +1,24 @@
 /**
  * Composition root: builds every part of a gateway node from its configuration and wires
  * them together. `main.ts` runs it as a process; tests start it in-process on free ports.
+ *
+ * gateway/ owns what users sign in to and talk through: the web origin (app, REST API,
+ * widgets), accounts and sessions, the SIP registrar and proxy, the XMPP server, call records,
+ * meetings and their admission (conferences/). It reaches the SFU only through its public
+ * face (sfu/src/index.ts, sfu/src/registry/index.ts), and only here does it build the embedded
+ * SFU node; contracts/ holds what it shares with the SFU and the browser.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { joinTokenKey } from '../../sfu/src/auth/joinToken.js';
-import { SfuNode } from '../../sfu/src/node/sfuNode.js';
+import { joinTokenKey } from '../../server-common/joinToken.js';
+import type { Logger } from '../../server-common/logger.js';
+import { packageRoot } from '../../server-common/packageRoot.js';
+import { deriveKey, loadOrCreateSecret } from '../../server-common/secret.js';
+import { SfuNode } from '../../sfu/src/index.js';
 import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src/registry/index.js';
 import { CallLog } from './calls/callLog.js';
+import { ConferenceService } from './conferences/conferenceService.js';
 import { ConferenceStore } from './conferences/conferenceStore.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
@@ -29,9 +39,6 @@ import { MemoryLocationStore } from './sip/registrar/memoryLocationStore.js';
 import { SipService } from './sip/sipService.js';
 import type { TimerValues } from './sip/transaction/timers.js';
 import { openDatabase, watchExternalChanges, type Db } from './storage/database.js';
-import type { Logger } from './util/logger.js';
-import { packageRoot } from './util/packageRoot.js';
-import { deriveKey, loadOrCreateSecret } from './util/secret.js';
 import { XmppAuthenticator } from './xmpp/session/sasl.js';
 import { UploadService } from './xmpp/upload/uploadService.js';
 import { XmppListeners } from './xmpp/xmppListeners.js';
@@ -57,7 +64,7 @@ export class Gateway {
   readonly xmppListeners: XmppListeners;
   readonly uploads: UploadService;
   readonly http: HttpServer;
-  readonly conferences: ConferenceStore;
+  readonly conferences: ConferenceService;
   readonly registry: ConferenceRegistry;
   /** The SFU node running inside this process (the one-machine default), if any. */
   readonly sfu: SfuNode | undefined;
@@ -69,6 +76,8 @@ export class Gateway {
     const { config, logger } = options;
     this.config = config;
     this.#log = logger;
+    const root = packageRoot();
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const secret = loadOrCreateSecret(config.dataDir, config.secret);
     this.db = openDatabase(config.dataDir);
     this.accounts = new SqliteAccountStore({
@@ -97,6 +106,7 @@ export class Gateway {
     });
 
     this.uploads = new UploadService({
+      domain: config.domain,
       db: this.db,
       dir: path.join(config.dataDir, 'uploads'),
       key: deriveKey(secret, 'upload'),
@@ -110,14 +120,14 @@ export class Gateway {
       accounts: this.accounts,
       // Wrong passwords over XMPP count per account and address (not per address alone: NAT).
       auth: new XmppAuthenticator(this.accounts, this.sessions, new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0)),
-      upload: this.uploads,
+      services: [this.uploads],
+      version,
       logger,
     });
     this.xmppListeners = new XmppListeners({ server: this.xmpp, dataDir: config.dataDir, logger });
     // Unified presence: a SIP call shows as "in a call" to the user's contacts.
     this.callLog.on('inCallChanged', (user, inCall) => this.xmpp.setInCall(user, inCall));
 
-    const root = packageRoot();
     this.http = new HttpServer({
       port: config.http.port,
       host: config.http.host,
@@ -126,7 +136,6 @@ export class Gateway {
       embedOrigins: config.embed.origins,
       logger,
     });
-    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const auth = new AuthApi({
       accounts: this.accounts,
       sessions: this.sessions,
@@ -142,7 +151,6 @@ export class Gateway {
     registerIceApi(this.http.router, auth, config.media);
 
     // Conferences: the registry says which SFU node hosts each one.
-    this.conferences = new ConferenceStore(this.db);
     this.registry = createConferenceRegistry(config.conferences.redisUrl, {
       nodeTtlMs: config.sfu.PARLEY_SFU_NODE_TTL_MS,
       pinTtlMs: config.sfu.PARLEY_SFU_PIN_TTL_MS,
@@ -164,17 +172,25 @@ export class Gateway {
       this.sfu = sfu;
       this.http.onUpgrade('/sfu', (req, socket, head) => sfu.handleUpgrade(req, socket, head));
     }
+    this.conferences = new ConferenceService({
+      accounts: this.accounts,
+      store: new ConferenceStore(this.db),
+      registry: this.registry,
+      domain: config.domain,
+      joinTokenKey: sfuKey,
+      joinTokenSeconds: config.conferences.joinTokenSeconds,
+      guestLinkKey: new Uint8Array(deriveKey(secret, 'guest-link')),
+      guestLinkHours: config.conferences.guestLinkHours,
+      embedKeyKey: new Uint8Array(deriveKey(secret, 'embed-key')),
+      embedOrigins: config.embed.origins,
+      createPerHour: config.conferences.createPerHour,
+      logger,
+    });
     registerConferencesApi(this.http.router, {
       auth,
-      accounts: this.accounts,
-      store: this.conferences,
-      registry: this.registry,
-      joinTokenKey: sfuKey,
-      guestLinkKey: new Uint8Array(deriveKey(secret, 'guest-link')),
-      embedKeyKey: new Uint8Array(deriveKey(secret, 'embed-key')),
-      config,
+      conferences: this.conferences,
+      media: config.media,
       publicUrl: () => this.http.publicUrl,
-      logger,
     });
     registerHealthApi(this.http.router, version, async () => ({
       ...this.sip.stats,

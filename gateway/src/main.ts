@@ -1,7 +1,7 @@
 /** `npm start`: runs one Parley gateway node with embedded defaults. */
 import { ConfigError, loadConfig } from './config.js';
 import { Gateway } from './gateway.js';
-import { createLogger } from './util/logger.js';
+import { createLogger } from '../../server-common/logger.js';
 import { startMemoryReducer } from './util/memoryReducer.js';
 
 async function main(): Promise<void> {

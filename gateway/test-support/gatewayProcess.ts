@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeTcpPort, freeTcpUdpPort } from './ports.js';
+import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { Gateway } from '../src/gateway.js';
 import type { TimerValues } from '../src/sip/transaction/timers.js';
-import { createLogger } from '../src/util/logger.js';
+import { createLogger } from '../../server-common/logger.js';
 
 export interface TestGateway {
   gateway: Gateway;

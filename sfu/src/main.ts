@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import os from 'node:os';
-import { createLogger } from '../../gateway/src/util/logger.js';
-import { joinTokenKey } from './auth/joinToken.js';
+import { createLogger } from '../../server-common/logger.js';
+import { joinTokenKey } from '../../server-common/joinToken.js';
 import { loadSfuConfig } from './config.js';
 import { SfuNode } from './node/sfuNode.js';
 import { createConferenceRegistry } from './registry/index.js';

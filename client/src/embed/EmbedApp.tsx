@@ -4,7 +4,9 @@
  * through the embed bridge.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { WidgetType } from '../../widget/protocol';
+import type { WidgetType } from '../../../contracts/embed/embedProtocol';
+import { MEETING_NAME_RULE, toMeetingName } from '../../../contracts/meetings/meetingName';
+import { isGroupChatJid } from '../../../contracts/xmpp/serviceAddresses';
 import { api, type Profile } from '../api/apiClient';
 import { usePhoneState } from '../hooks/usePhone';
 import { useChatState } from '../hooks/useChat';
@@ -86,8 +88,8 @@ function EmbedMeeting({ bridge, params }: { bridge: EmbedBridge; params: URLSear
     };
   }, [bridge, client]);
 
-  if (!/^[a-z0-9-]{3,64}$/.test(room)) {
-    bridge.send('error', { code: 'invalid_room', message: 'options.room must be 3 to 64 letters, digits and dashes.' });
+  if (!toMeetingName(room)) {
+    bridge.send('error', { code: 'invalid_room', message: `options.room: ${MEETING_NAME_RULE}` });
     return <p className="center-screen">This widget needs a meeting name.</p>;
   }
   return (
@@ -233,7 +235,7 @@ function EmbedChat({ bridge, profile, peer }: { bridge: EmbedBridge; profile: Pr
   const chat = useMemo(() => new ChatClient(), []);
   const state = useChatState(chat);
   const jid = peer.includes('@') ? peer.toLowerCase() : `${peer.toLowerCase()}@${profile.user.domain}`;
-  const isRoom = jid.split('@')[1]?.startsWith('conference.') ?? false;
+  const isRoom = isGroupChatJid(jid);
 
   useEffect(() => {
     chat.start(profile);

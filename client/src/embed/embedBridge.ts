@@ -11,7 +11,7 @@ import {
   type EmbedCommands,
   type EmbedEventName,
   type EmbedEvents,
-} from '../../widget/protocol';
+} from '../../../contracts/embed/embedProtocol';
 import { Emitter } from '../util/emitter';
 
 type CommandEvents = { [C in EmbedCommandName]: [EmbedCommands[C]] };
@@ -50,13 +50,9 @@ export class EmbedBridge extends Emitter<CommandEvents> {
     if (event.source !== window.parent || event.origin !== this.hostOrigin) return;
     const message = parseEmbedMessage(event.data);
     if (!message || message.kind !== 'command') return;
-    const data = message.data as Record<string, unknown>;
-    // Commands with arguments must carry them with the right type; anything else is dropped.
-    if (message.name === 'sendMessage' && typeof data.text !== 'string') return;
-    if (message.name === 'setDisplayName' && typeof data.displayName !== 'string') return;
-    if (message.name === 'setTheme' && data.theme !== 'light' && data.theme !== 'dark') return;
     try {
-      this.emit(message.name, data as never);
+      // The parser has checked the command's arguments.
+      this.emit(message.name, message.data as never);
     } catch (err) {
       this.send('error', { code: 'command_failed', message: (err as Error).message });
     }

@@ -8,7 +8,7 @@ import { Device, type types } from 'mediasoup-client';
 import { api, ApiError, type ConferenceJoin, type GuestAccess } from '../api/apiClient';
 import { loadDevicePreferences } from '../media/devices';
 import { Emitter } from '../util/emitter';
-import type { MediaKind, MediaSource, ParticipantInfo, ParticipantRole, SfuNotifications } from '../../../sfu/src/signalling/protocol';
+import type { MediaKind, MediaSource, ParticipantInfo, ParticipantRole, SfuNotifications } from '../../../contracts/sfu/signalling';
 import { SfuConnection, SfuRequestError } from './sfuConnection';
 
 export interface RemoteStream {

@@ -7,7 +7,7 @@ import type {
   SfuNotifications,
   SfuRequests,
   SfuResponseMessage,
-} from '../../../sfu/src/signalling/protocol';
+} from '../../../contracts/sfu/signalling';
 
 export class SfuRequestError extends Error {
   constructor(

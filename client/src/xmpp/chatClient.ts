@@ -6,6 +6,8 @@
  */
 import { $iq, $msg, $pres, Strophe } from 'strophe.js';
 import type { Profile } from '../api/apiClient';
+import { IN_CALL_ELEMENT, NS, PARLEY_NS } from '../../../contracts/xmpp/namespaces';
+import { groupChatDomain, isGroupChatJid, uploadDomain } from '../../../contracts/xmpp/serviceAddresses';
 import { Emitter } from '../util/emitter';
 
 export type Show = 'available' | 'away' | 'dnd' | 'xa' | 'offline';
@@ -93,28 +95,6 @@ export interface ChatClientEvents {
   /** A message arrived in a conversation (for notifications). */
   incoming: [conversation: string, message: ChatMessage];
 }
-
-const NS = {
-  roster: 'jabber:iq:roster',
-  carbons: 'urn:xmpp:carbons:2',
-  forward: 'urn:xmpp:forward:0',
-  delay: 'urn:xmpp:delay',
-  mam: 'urn:xmpp:mam:2',
-  rsm: 'http://jabber.org/protocol/rsm',
-  data: 'jabber:x:data',
-  sid: 'urn:xmpp:sid:0',
-  chatStates: 'http://jabber.org/protocol/chatstates',
-  receipts: 'urn:xmpp:receipts',
-  markers: 'urn:xmpp:chat-markers:0',
-  muc: 'http://jabber.org/protocol/muc',
-  mucUser: 'http://jabber.org/protocol/muc#user',
-  mucOwner: 'http://jabber.org/protocol/muc#owner',
-  conference: 'jabber:x:conference',
-  upload: 'urn:xmpp:http:upload:0',
-  oob: 'jabber:x:oob',
-  call: 'urn:parley:call:0',
-  discoInfo: 'http://jabber.org/protocol/disco#info',
-};
 
 type Connection = InstanceType<typeof Strophe.Connection>;
 
@@ -405,7 +385,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       null,
     );
     const iq = $iq({ type: 'set', ...(archive ? { to: archive } : {}) }).c('query', { xmlns: NS.mam, queryid });
-    iq.c('x', { xmlns: NS.data, type: 'submit' }).c('field', { var: 'FORM_TYPE', type: 'hidden' }).c('value').t(NS.mam).up().up();
+    iq.c('x', { xmlns: NS.dataForms, type: 'submit' }).c('field', { var: 'FORM_TYPE', type: 'hidden' }).c('value').t(NS.mam).up().up();
     if (withJid) iq.c('field', { var: 'with' }).c('value').t(withJid).up().up();
     iq.up().c('set', { xmlns: NS.rsm }).c('max').t(String(max)).up().c('before').t(before);
     return this.#iq(iq)
@@ -438,11 +418,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** Creates a members-only, persistent room and invites people to it. */
   createRoom(name: string, invitees: string[]): string {
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'room';
-    const jid = `${slug}-${Math.random().toString(36).slice(2, 6)}@conference.${this.#profile!.user.domain}`;
+    const jid = `${slug}-${Math.random().toString(36).slice(2, 6)}@${groupChatDomain(this.#profile!.user.domain)}`;
     this.joinRoom(jid, name, async () => {
-      const form = $iq({ type: 'set', to: jid }).c('query', { xmlns: NS.mucOwner }).c('x', { xmlns: NS.data, type: 'submit' });
+      const form = $iq({ type: 'set', to: jid }).c('query', { xmlns: NS.mucOwner }).c('x', { xmlns: NS.dataForms, type: 'submit' });
       const field = (v: string, value: string) => form.c('field', { var: v }).c('value').t(value).up().up();
-      field('FORM_TYPE', 'http://jabber.org/protocol/muc#roomconfig');
+      field('FORM_TYPE', NS.mucRoomConfig);
       field('muc#roomconfig_roomname', name);
       field('muc#roomconfig_persistentroom', '1');
       field('muc#roomconfig_membersonly', '1');
@@ -507,7 +487,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 
   async #discoverUpload(): Promise<void> {
     try {
-      const info = await this.#iq($iq({ type: 'get', to: `upload.${this.#profile!.user.domain}` }).c('query', { xmlns: NS.discoInfo }));
+      const info = await this.#iq($iq({ type: 'get', to: uploadDomain(this.#profile!.user.domain) }).c('query', { xmlns: NS.discoInfo }));
       for (const f of Array.from(info.getElementsByTagName('field'))) {
         if (f.getAttribute('var') === 'max-file-size') this.#set({ uploadMaxBytes: Number(text(child(f, 'value'))) });
       }
@@ -521,7 +501,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const max = this.#state.uploadMaxBytes;
     if (max && file.size > max) throw new Error(`${file.name} is ${formatSize(file.size)}; files can be at most ${formatSize(max)}.`);
     const type = file.type || 'application/octet-stream';
-    const slot = await this.#iq($iq({ type: 'get', to: `upload.${this.#profile!.user.domain}` }).c('request', { xmlns: NS.upload, filename: file.name, size: String(file.size), 'content-type': type }));
+    const slot = await this.#iq($iq({ type: 'get', to: uploadDomain(this.#profile!.user.domain) }).c('request', { xmlns: NS.upload, filename: file.name, size: String(file.size), 'content-type': type }));
     const put = slot.getElementsByTagName('put')[0]?.getAttribute('url');
     const get = slot.getElementsByTagName('get')[0]?.getAttribute('url');
     if (!put || !get) throw new Error('The server did not give an upload slot');
@@ -585,7 +565,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
         show: show === 'away' || show === 'dnd' || show === 'xa' ? show : 'available',
         status: text(child(p, 'status')) || undefined,
         priority: Number(text(child(p, 'priority')) || 0),
-        inCall: child(p, 'call', NS.call) !== undefined,
+        inCall: child(p, IN_CALL_ELEMENT, PARLEY_NS.call) !== undefined,
       };
     }
     this.#set({ contacts: { ...this.#state.contacts, [jid]: { ...contact, resources } } });
@@ -753,7 +733,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   // ---- state -----------------------------------------------------------------------------
 
   #kindOf(jid: string): 'chat' | 'groupchat' {
-    return this.#state.rooms[jid] || jid.includes('@conference.') ? 'groupchat' : 'chat';
+    return this.#state.rooms[jid] || isGroupChatJid(jid) ? 'groupchat' : 'chat';
   }
 
   #conversation(jid: string, kind = this.#kindOf(jid)): Conversation {

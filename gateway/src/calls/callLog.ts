@@ -6,10 +6,9 @@
  * SQLite. Writes are batched into one transaction per event-loop turn so a burst of calls
  * costs one commit, not hundreds.
  */
+import type { CallLogEntry, CallOutcome } from '../../../contracts/rest/calls.js';
+import { TypedEmitter } from '../../../server-common/typedEmitter.js';
 import type { Db } from '../storage/database.js';
-import { TypedEmitter } from '../util/typedEmitter.js';
-
-export type CallOutcome = 'ringing' | 'answered' | 'busy' | 'declined' | 'unreachable' | 'cancelled' | 'failed';
 
 export interface CallRecord {
   callId: string;
@@ -20,15 +19,6 @@ export interface CallRecord {
   endedAt?: number;
   outcome: CallOutcome;
   video: boolean;
-}
-
-export interface CallLogEntry extends CallRecord {
-  direction: 'outgoing' | 'incoming';
-  /** The other party's username. */
-  peer: string;
-  /** Incoming calls that were never answered. */
-  missed: boolean;
-  durationSeconds?: number;
 }
 
 interface ActiveCall {

@@ -11,7 +11,7 @@ import { SqliteAccountStore } from '../directory/sqliteAccountStore.js';
 import { SessionStore } from '../session/sessionStore.js';
 import { openDatabase } from '../storage/database.js';
 import { issueEmbedKey } from '../embed/embedKeys.js';
-import { deriveKey, loadOrCreateSecret } from '../util/secret.js';
+import { deriveKey, loadOrCreateSecret } from '../../../server-common/secret.js';
 
 const USAGE = `Usage:
   parley start                                     run the server (same as npm start)

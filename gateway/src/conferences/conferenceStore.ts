@@ -9,9 +9,6 @@ export interface Conference {
   createdAt: number;
 }
 
-/** Meeting names: lower-case letters, digits and dashes, as they appear in links. */
-export const CONFERENCE_NAME = /^[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])$/;
-
 const LETTERS = 'abcdefghijkmnopqrstuvwxyz'; // no l: it reads like 1 and I
 
 /** A fresh unguessable name in the style of meeting links: abc-defg-hij (10 letters of 25, ~46 bits). */

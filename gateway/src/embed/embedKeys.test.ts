@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api } from '../../../sfu/test-support/sfuTestClient.js';
+import { api } from '../../../server-common/test-support/restClient.js';
 import { startTestGateway, type TestGateway } from '../../test-support/testGateway.js';
 import { checkEmbedKey, issueEmbedKey, roomMatches } from './embedKeys.js';
 

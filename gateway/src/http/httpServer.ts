@@ -1,13 +1,15 @@
 /**
  * The public HTTP origin: the built web app, the REST API, health and metrics, and the
- * WebSocket upgrades (/sip now; /xmpp and others later register theirs).
+ * WebSocket upgrades (/sip, /xmpp, /sfu register theirs) and prefixes (/http-bind, /upload/).
+ * http/ owns HTTP for the gateway: this server, the router, and api/ — the REST endpoints,
+ * whose request and response shapes are the contracts in contracts/rest/.
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import sirv from 'sirv';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../../../server-common/logger.js';
 import { HttpError, sendError, sendJson } from './httpUtil.js';
 import { Router } from './router.js';
 

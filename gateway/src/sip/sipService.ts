@@ -1,5 +1,9 @@
 /**
  * The SIP service: transport → transactions → registrar/proxy, wired together.
+ * sip/ owns SIP (RFC 3261) for the gateway: the message model and parser (core/), UDP, TCP and
+ * WebSocket transports (transport/), transactions and timers (transaction/), digest
+ * authentication (auth/), the registrar and location store (registrar/), and the stateful
+ * proxy that never relays for strangers (proxy/).
  * Any exception while handling a message is answered with 500 and logged; it never takes
  * the process down.
  */
@@ -7,7 +11,7 @@ import type { CallLog } from '../calls/callLog.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
 import { LoginThrottle } from '../session/loginThrottle.js';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../../../server-common/logger.js';
 import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
 import { NonceManager } from './auth/nonceManager.js';
 import { createResponse, type SipRequest } from './core/message.js';

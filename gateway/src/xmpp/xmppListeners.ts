@@ -7,7 +7,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import { WebSocketServer } from 'ws';
-import type { Logger } from '../util/logger.js';
+import type { Logger } from '../../../server-common/logger.js';
 import { isLoopback } from './session/c2sSession.js';
 import { BoshServer } from './transport/boshTransport.js';
 import { TcpTransport } from './transport/tcpTransport.js';

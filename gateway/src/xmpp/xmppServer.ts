@@ -1,20 +1,27 @@
 /**
  * Parley's XMPP server (RFC 6120/6121): the hub that owns client sessions and routes stanzas
- * between them and the services — roster and subscriptions, presence (with "in a call" from
- * the SIP side), messages (offline, archive, carbons), group chat, vCards, uploads.
+ * between them and the services. Services — roster and subscriptions, presence (with "in a
+ * call" from the SIP side), messages (offline, archive, carbons), group chat, vCards, uploads,
+ * the small server queries — plug in through the service registry (router/serviceRegistry.ts),
+ * registering the IQ namespaces, disco features, component domains and session events they
+ * handle, as Prosody modules do; this file holds no per-namespace switch.
+ *
+ * xmpp/ owns everything XMPP: transports (TCP with STARTTLS, WebSocket, BOSH), client
+ * sessions (SASL, bind, stream management), routing, and the services.
  *
  * Every stanza a client sends gets its `from` stamped here; a client that claims to be someone
  * else loses its stream (<invalid-from/>).
  */
 import type { Element } from 'ltx';
+import { groupChatDomain } from '../../../contracts/xmpp/serviceAddresses.js';
+import type { Logger } from '../../../server-common/logger.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
 import type { Db } from '../storage/database.js';
-import type { Logger } from '../util/logger.js';
 import { parseJid, type Jid } from './core/jid.js';
-import { NS } from './core/namespaces.js';
-import { childElements, el, stanzaError, StreamError } from './core/xml.js';
+import { childElements, stanzaError, StreamError } from './core/xml.js';
 import { ArchiveStore } from './im/archiveStore.js';
+import { CarbonsService } from './im/carbonsService.js';
 import { MamService } from './im/mamService.js';
 import { MessageService } from './im/messageService.js';
 import { OfflineStore } from './im/offlineStore.js';
@@ -22,39 +29,29 @@ import { MucService } from './muc/mucService.js';
 import { PresenceService } from './presence/presenceService.js';
 import { RosterService } from './roster/rosterService.js';
 import { RosterStore } from './roster/rosterStore.js';
+import { XmppServiceRegistry, type XmppService } from './router/serviceRegistry.js';
 import type { XmppContext } from './router/xmppContext.js';
+import { BasicIqService } from './services/basicIqService.js';
+import { VCardService } from './services/vcardService.js';
 import { C2SSession, type SessionHost } from './session/c2sSession.js';
 import type { XmppAuthenticator } from './session/sasl.js';
-import { VCardService } from './services/vcardService.js';
 import type { StreamTransport } from './transport/streamTransport.js';
-import type { UploadService } from './upload/uploadService.js';
 
 export interface XmppServerOptions {
   config: GatewayConfig;
   db: Db;
   accounts: AccountStore;
   auth: XmppAuthenticator;
-  upload: UploadService;
+  /** Services built outside the server because they also serve HTTP (file upload). */
+  services: XmppService[];
+  /** Parley's version, for XEP-0092. */
+  version: string;
   logger: Logger;
 }
-
-const SERVER_FEATURES = [
-  NS.discoInfo,
-  NS.discoItems,
-  NS.ping,
-  NS.vcard,
-  NS.carbons,
-  NS.mam,
-  NS.sid,
-  NS.offline,
-  NS.version,
-  'urn:xmpp:time',
-];
 
 export class XmppServer implements SessionHost, XmppContext {
   readonly domain: string;
   readonly mucDomain: string;
-  readonly uploadDomain: string;
   readonly config: GatewayConfig['xmpp'];
   readonly auth: XmppAuthenticator;
   readonly logger: Logger;
@@ -64,9 +61,7 @@ export class XmppServer implements SessionHost, XmppContext {
   readonly messages: MessageService;
   readonly muc: MucService;
   readonly vcards: VCardService;
-  readonly #mam: MamService;
-  readonly #upload: UploadService;
-  readonly #rosterStore: RosterStore;
+  readonly services: XmppServiceRegistry;
   readonly #accounts: AccountStore;
   readonly #byJid = new Map<string, C2SSession>();
   readonly #byUser = new Map<string, Set<C2SSession>>();
@@ -74,24 +69,41 @@ export class XmppServer implements SessionHost, XmppContext {
 
   constructor(o: XmppServerOptions) {
     this.domain = o.config.domain;
-    this.mucDomain = `conference.${o.config.domain}`;
-    this.uploadDomain = `upload.${o.config.domain}`;
+    this.mucDomain = groupChatDomain(o.config.domain);
     this.config = o.config.xmpp;
     this.auth = o.auth;
     this.logger = o.logger;
     this.#accounts = o.accounts;
-    this.#upload = o.upload;
-    this.#rosterStore = new RosterStore(o.db);
+    this.services = new XmppServiceRegistry(this);
+    const rosterStore = new RosterStore(o.db);
     this.archive = new ArchiveStore(o.config.dataDir);
     this.archive.onError = (err) => this.logger.error({ err }, 'XMPP archive write failed');
-    this.#mam = new MamService(this.archive);
-    this.vcards = new VCardService(o.db);
-    this.presence = new PresenceService(this, this.#rosterStore, { initialPresence: (s) => this.#initialPresence(s) });
-    this.roster = new RosterService(this, this.#rosterStore, this.presence);
-    this.messages = new MessageService(this, this.archive, new OfflineStore(o.db, o.config.xmpp.offlineMax), this.roster, {
+    this.presence = new PresenceService(this, rosterStore, (session) => this.services.initialPresence(session));
+    this.roster = new RosterService(this, rosterStore, this.presence);
+    const carbons = new CarbonsService(this);
+    this.messages = new MessageService({
+      ctx: this,
+      archive: this.archive,
+      offline: new OfflineStore(o.db, o.config.xmpp.offlineMax),
+      roster: this.roster,
+      presence: this.presence,
+      carbons,
       strangerMessages: o.config.xmpp.strangerMessages,
     });
-    this.muc = new MucService(this, o.db, this.archive, this.#mam, this.messages, o.config.xmpp.mucHistory);
+    const mam = new MamService(this, this.archive);
+    this.vcards = new VCardService(o.db);
+    this.muc = new MucService(this, o.db, this.archive, mam, this.messages, o.config.xmpp.mucHistory);
+
+    // The user is back on a new connection: sessions waiting for resumption hand over what
+    // they held (a closed browser tab never resumes; a device that does just signs in again).
+    // Registered first, so it runs before the services hand the new session what waited.
+    this.services.onInitialPresence((session) => {
+      for (const other of this.sessionsOf(session.username!)) if (other !== session && other.state === 'hibernating') other.endHibernation();
+    });
+    // Registration order is hook order: presence first, so contacts see a session leave
+    // before its roster cache is dropped; then pending requests before offline messages.
+    const services: XmppService[] = [this.presence, this.roster, carbons, this.messages, mam, this.vcards, this.muc, new BasicIqService(o.version), ...o.services];
+    for (const service of services) service.register(this.services);
   }
 
   /** A session for a new connection (the transport feeds it). */
@@ -157,10 +169,7 @@ export class XmppServer implements SessionHost, XmppContext {
     const set = this.#byUser.get(user);
     set?.delete(session);
     if (set && !set.size) this.#byUser.delete(user);
-    this.presence.sessionEnded(session);
-    this.muc.sessionEnded(session);
-    this.messages.rescue(user, unacked);
-    if (!this.#byUser.has(user)) this.#rosterStore.evict(user);
+    this.services.sessionEnded(session, unacked);
   }
 
   /** Unified presence: called by the SIP side when a user's call starts or ends. */
@@ -205,7 +214,8 @@ export class XmppServer implements SessionHost, XmppContext {
   #presence(session: C2SSession, p: Element, to: Jid | undefined): void {
     if (!to) return this.presence.broadcastFrom(session, p);
     const type = p.attrs.type;
-    if (to.domain === this.mucDomain) return this.muc.handlePresence(session, p, to);
+    const component = this.services.component(to.domain);
+    if (component) return component.presence?.(session, p, to);
     if (type === 'subscribe' || type === 'subscribed' || type === 'unsubscribe' || type === 'unsubscribed') {
       if (to.domain !== this.domain || !to.local) return;
       return void this.roster.handleSubscription(session, p, to.bare).catch((err: unknown) => this.logger.error({ err }, 'XMPP subscription handling failed'));
@@ -217,11 +227,12 @@ export class XmppServer implements SessionHost, XmppContext {
 
   #message(session: C2SSession, m: Element, toJid: Jid | undefined): void {
     const to = toJid ?? parseJid(session.bareJid)!;
-    if (to.domain === this.mucDomain) return this.muc.handleMessage(session, m, to);
     if (to.domain !== this.domain) {
-      if (to.domain === this.uploadDomain) return void session.send(stanzaError(m, 'cancel', 'service-unavailable'));
-      if (m.attrs.type !== 'error') session.send(stanzaError(m, 'cancel', 'remote-server-not-found', 'This server does not talk to other servers'));
-      return;
+      const component = this.services.component(to.domain);
+      if (component?.message) return component.message(session, m, to);
+      if (m.attrs.type === 'error') return;
+      if (component) return void session.send(stanzaError(m, 'cancel', 'service-unavailable'));
+      return void session.send(stanzaError(m, 'cancel', 'remote-server-not-found', 'This server does not talk to other servers'));
     }
     if (!to.local) return; // messages to the server itself are ignored
     const user = to.local;
@@ -240,104 +251,35 @@ export class XmppServer implements SessionHost, XmppContext {
       session.send(stanzaError(iq, 'modify', 'bad-request', 'iq type must be get, set, result or error'));
       return;
     }
+    const query = type === 'get' || type === 'set';
     const payload = childElements(iq)[0];
-    if ((type === 'get' || type === 'set') && (!iq.attrs.id || childElements(iq).length !== 1)) {
+    if (query && (!iq.attrs.id || childElements(iq).length !== 1)) {
       session.send(stanzaError(iq, 'modify', 'bad-request', 'A get or set iq has an id and exactly one child'));
       return;
     }
-    if (to && to.domain === this.mucDomain) return this.muc.handleIq(session, iq, to);
-    if (to && to.domain === this.uploadDomain) {
-      if (type === 'get' || type === 'set') this.#upload.handleIq(session, iq, payload);
-      return;
-    }
     if (to && to.domain !== this.domain) {
-      if (type === 'get' || type === 'set') session.send(stanzaError(iq, 'cancel', 'remote-server-not-found'));
+      const component = this.services.component(to.domain);
+      if (component?.iq) return component.iq(session, iq, to);
+      if (query) session.send(stanzaError(iq, 'cancel', component ? 'service-unavailable' : 'remote-server-not-found'));
       return;
     }
-    // To another user.
-    if (to && to.local && to.bare !== session.bareJid) {
-      if (to.resource) {
-        const target = this.#byJid.get(to.full);
-        if (target?.isActive) target.send(iq);
-        else if (type === 'get' || type === 'set') session.send(stanzaError(iq, 'cancel', 'service-unavailable'));
-        return;
-      }
-      if (type === 'result' || type === 'error') return;
-      // The server answers some queries on behalf of the account (RFC 6121 §8.5.1).
-      if (payload?.name === 'vCard' && payload.attrs.xmlns === NS.vcard && type === 'get') return this.vcards.handleIq(session, iq, to.bare);
-      if (payload?.attrs.xmlns === NS.discoInfo && type === 'get') {
-        return void this.userExists(to.local).then((exists) =>
-          session.send(exists ? this.#result(iq, el('query', { xmlns: NS.discoInfo }, el('identity', { category: 'account', type: 'registered' }), el('feature', { var: NS.discoInfo }), el('feature', { var: NS.vcard }))) : stanzaError(iq, 'cancel', 'service-unavailable')),
-        );
-      }
+    // To a full JID of another session (another user's, or another of the sender's own): passed on.
+    if (to?.local && to.resource && to.full !== session.fullJid) {
+      const target = this.sessionByJid(to.full);
+      if (target?.isActive) target.send(iq);
+      else if (query) session.send(stanzaError(iq, 'cancel', 'service-unavailable'));
+      return;
+    }
+    if (!query) return; // answers to server pings etc.
+    // To another user's bare JID: the server answers some queries on the account's behalf (RFC 6121 §8.5.1).
+    if (to?.local && to.bare !== session.bareJid) {
+      const handler = type === 'get' ? this.services.iqHandler('account', payload!.attrs.xmlns) : undefined;
+      if (handler) return handler(session, iq, payload!, to);
       return session.send(stanzaError(iq, 'cancel', 'service-unavailable'));
     }
-    if (to?.resource && to.bare === session.bareJid && to.full !== session.fullJid) {
-      // Between two resources of the same user.
-      const target = this.#byJid.get(to.full);
-      if (target?.isActive) target.send(iq);
-      else if (type === 'get' || type === 'set') session.send(stanzaError(iq, 'cancel', 'service-unavailable'));
-      return;
-    }
-    if (type === 'result' || type === 'error') return; // answers to server pings etc.
-    this.#serverIq(session, iq, payload!, to);
-  }
-
-  /** IQs for the server or the user's own account. */
-  #serverIq(session: C2SSession, iq: Element, payload: Element, to: Jid | undefined): void {
-    const ns = payload.attrs.xmlns;
-    const forAccount = to?.local !== undefined;
-    switch (ns) {
-      case NS.roster:
-        return this.roster.handleIq(session, iq, payload);
-      case NS.vcard:
-        return this.vcards.handleIq(session, iq, session.bareJid);
-      case NS.ping:
-        return session.send(this.#result(iq));
-      case NS.session:
-        return session.send(this.#result(iq));
-      case NS.carbons:
-        if (iq.attrs.type !== 'set' || (payload.name !== 'enable' && payload.name !== 'disable')) return session.send(stanzaError(iq, 'modify', 'bad-request'));
-        session.carbons = payload.name === 'enable';
-        return session.send(this.#result(iq));
-      case NS.mam:
-        return void this.#mam.query(session, iq, payload, session.username!, session.bareJid).catch((err: unknown) => {
-          this.logger.error({ err }, 'MAM query failed');
-          session.send(stanzaError(iq, 'wait', 'internal-server-error'));
-        });
-      case NS.version:
-        return session.send(this.#result(iq, el('query', { xmlns: NS.version }, el('name', {}, 'Parley'), el('version', {}, '0.1'))));
-      case 'urn:xmpp:time': {
-        const now = new Date();
-        return session.send(this.#result(iq, el('time', { xmlns: 'urn:xmpp:time' }, el('tzo', {}, '+00:00'), el('utc', {}, now.toISOString()))));
-      }
-      case NS.discoInfo:
-        if (forAccount) {
-          return session.send(this.#result(iq, el('query', { xmlns: NS.discoInfo }, el('identity', { category: 'account', type: 'registered' }), ...[NS.discoInfo, NS.mam, NS.vcard].map((v) => el('feature', { var: v })))));
-        }
-        return session.send(this.#result(iq, el('query', { xmlns: NS.discoInfo, node: payload.attrs.node }, el('identity', { category: 'server', type: 'im', name: 'Parley' }), ...SERVER_FEATURES.map((v) => el('feature', { var: v })))));
-      case NS.discoItems:
-        return session.send(
-          this.#result(iq, el('query', { xmlns: NS.discoItems }, ...(forAccount ? [] : [el('item', { jid: this.mucDomain, name: 'Group chats' }), el('item', { jid: this.uploadDomain, name: 'File uploads' })]))),
-        );
-      case NS.bind:
-        return session.send(stanzaError(iq, 'cancel', 'not-allowed', 'A resource is already bound'));
-    }
-    session.send(stanzaError(iq, 'cancel', 'service-unavailable', `The server does not support ${ns ?? payload.name}`));
-  }
-
-  #result(iq: Element, payload?: Element): Element {
-    return el('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from }, payload);
-  }
-
-  #initialPresence(session: C2SSession): void {
-    // The user is back on a new connection: sessions waiting for resumption hand over what
-    // they held (a closed browser tab never resumes; a device that does just signs in again).
-    for (const other of this.sessionsOf(session.username!)) if (other !== session && other.state === 'hibernating') other.endHibernation();
-    for (const request of this.roster.pendingRequests(session.username!)) {
-      request.attrs.to = session.bareJid;
-      session.send(request);
-    }
-    this.messages.deliverOffline(session);
+    // For the sender: to the server, or to their own bare (or full) JID.
+    const handler = this.services.iqHandler('self', payload!.attrs.xmlns);
+    if (handler) return handler(session, iq, payload!, to);
+    session.send(stanzaError(iq, 'cancel', 'service-unavailable', `The server does not support ${payload!.attrs.xmlns ?? payload!.name}`));
   }
 }

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../../../gateway/src/util/packageRoot.js';
+import { packageRoot } from '../../../server-common/packageRoot.js';
 
 type Mediasoup = typeof import('mediasoup');
 

@@ -4,8 +4,8 @@
  * load (streams forwarded, CPU) and replaces a worker that dies.
  */
 import type { types } from 'mediasoup';
-import type { Logger } from '../../../gateway/src/util/logger.js';
-import { TypedEmitter } from '../../../gateway/src/util/typedEmitter.js';
+import type { Logger } from '../../../server-common/logger.js';
+import { TypedEmitter } from '../../../server-common/typedEmitter.js';
 import { loadMediasoup } from './loadMediasoup.js';
 
 export interface WorkerPoolOptions {

@@ -5,13 +5,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../../../gateway/src/util/logger.js';
-import { verifyJoinToken } from '../auth/joinToken.js';
+import type { Logger } from '../../../server-common/logger.js';
+import { verifyJoinToken } from '../../../server-common/joinToken.js';
 import type { SfuConfig } from '../config.js';
 import { WorkerPool } from '../media/workerPool.js';
 import type { ConferenceRegistry, SfuNodeStatus } from '../registry/conferenceRegistry.js';
+import { RoomError } from '../rooms/roomError.js';
 import { RoomManager } from '../rooms/roomManager.js';
-import { SfuError } from '../signalling/sfuError.js';
 import { SfuSignalling } from '../signalling/sfuSignalling.js';
 
 export interface SfuNodeOptions {
@@ -59,7 +59,7 @@ export class SfuNode {
       beforeCreate: async (name) => {
         const holder = await options.registry.claim(name, this.id);
         if (holder !== this.id) {
-          throw new SfuError('wrong-node', 'This meeting is hosted on another server; join again.');
+          throw new RoomError('hosted-elsewhere', 'This meeting is hosted on another server; join again.');
         }
       },
     });

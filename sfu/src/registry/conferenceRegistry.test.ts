@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../../test-support/redisServer.js';
+import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
 import {
   NoSfuNodeAvailableError,
   type ConferenceRegistry,

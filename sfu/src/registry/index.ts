@@ -1,4 +1,9 @@
-/** Picks the registry for this deployment: Redis when REDIS_URL is set, else in memory. */
+/**
+ * The conference registry's public face — which SFU node hosts which meeting, and how loaded
+ * each node is — used by SFU nodes (heartbeats, claims) and by the gateway (pinning a meeting
+ * before it admits someone). `createConferenceRegistry` picks the store for this deployment:
+ * Redis when REDIS_URL is set, else in memory (one machine).
+ */
 import type { ConferenceRegistry, ConferenceRegistryOptions } from './conferenceRegistry.js';
 import { MemoryConferenceRegistry } from './memoryRegistry.js';
 import { RedisConferenceRegistry } from './redisRegistry.js';

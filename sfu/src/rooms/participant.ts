@@ -7,7 +7,7 @@ import type {
   ParticipantRole,
   SfuNotificationName,
   SfuNotifications,
-} from '../signalling/protocol.js';
+} from '../../../contracts/sfu/signalling.js';
 import type { MediaWorker } from '../media/workerPool.js';
 
 /** A room's router on one worker. A room starts with one and grows onto others when its worker is busy. */

@@ -7,8 +7,8 @@
  * (layer selection), screen shares and the active speaker get bandwidth first (priorities).
  */
 import type { types } from 'mediasoup';
-import type { Logger } from '../../../gateway/src/util/logger.js';
-import { TypedEmitter } from '../../../gateway/src/util/typedEmitter.js';
+import type { Logger } from '../../../server-common/logger.js';
+import { TypedEmitter } from '../../../server-common/typedEmitter.js';
 import { conferenceMediaCodecs } from '../media/mediaCodecs.js';
 import type { MediaWorker, WorkerPool } from '../media/workerPool.js';
 import type {
@@ -17,8 +17,8 @@ import type {
   ParticipantInfo,
   ParticipantRole,
   SfuNotifications,
-} from '../signalling/protocol.js';
-import { SfuError } from '../signalling/sfuError.js';
+} from '../../../contracts/sfu/signalling.js';
+import { RoomError } from './roomError.js';
 import { chooseSpatialLayer } from './layerSelection.js';
 import { Participant, type ConsumerEntry, type Notify, type ProducerEntry, type RoomRouter } from './participant.js';
 
@@ -143,7 +143,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       if (previous && previous.matchesResumeKey(params.resume.key)) this.leave(previous, 'replaced');
     }
     if (this.#participants.size >= this.#options.maxParticipants) {
-      throw new SfuError('conference-full', `This meeting is full (${this.#options.maxParticipants} people).`);
+      throw new RoomError('meeting-full', `This meeting is full (${this.#options.maxParticipants} people).`);
     }
     const router = await this.#routerForNewParticipant();
     this.#assertOpen();
@@ -169,7 +169,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     rtpCapabilities: types.RtpCapabilities,
   ): Promise<{ send: types.Transport; recv: types.Transport }> {
     if (participant.sendTransport || participant.recvTransport) {
-      throw new SfuError('bad-request', 'Transports already exist for this participant.');
+      throw new RoomError('invalid', 'Transports already exist for this participant.');
     }
     const create = this.#options.transportFactory ?? webRtcTransportFactory;
     const params = { router: participant.router, participantId: participant.id };
@@ -178,7 +178,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (participant.closed) {
       send.close();
       recv.close();
-      throw new SfuError('not-joined', 'You left the meeting.');
+      throw new RoomError('left', 'You left the meeting.');
     }
     await send.setMaxIncomingBitrate(this.#options.maxIncomingBitrate);
     participant.sendTransport = send;
@@ -196,7 +196,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   transport(participant: Participant, transportId: string): types.Transport {
     const t = [participant.sendTransport, participant.recvTransport].find((x) => x?.id === transportId);
-    if (!t) throw new SfuError('not-found', 'No such transport in your session.');
+    if (!t) throw new RoomError('not-yours', 'No such transport in your session.');
     return t;
   }
 
@@ -205,12 +205,12 @@ export class Room extends TypedEmitter<RoomEvents> {
     request: { kind: MediaKind; rtpParameters: types.RtpParameters; source: MediaSource; paused?: boolean; height?: number },
   ): Promise<string> {
     const transport = participant.sendTransport;
-    if (!transport) throw new SfuError('bad-request', 'Create transports before sending media.');
+    if (!transport) throw new RoomError('invalid', 'Create transports before sending media.');
     if (KIND_OF[request.source] !== request.kind) {
-      throw new SfuError('bad-request', `A ${request.source} stream must be ${KIND_OF[request.source]}.`);
+      throw new RoomError('invalid', `A ${request.source} stream must be ${KIND_OF[request.source]}.`);
     }
     if (participant.producerFor(request.source)) {
-      throw new SfuError('bad-request', `You already send a ${request.source} stream.`);
+      throw new RoomError('invalid', `You already send a ${request.source} stream.`);
     }
     const producer = await transport.produce({
       kind: request.kind,
@@ -220,7 +220,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     });
     if (participant.closed) {
       producer.close();
-      throw new SfuError('not-joined', 'You left the meeting.');
+      throw new RoomError('left', 'You left the meeting.');
     }
     const entry: ProducerEntry = {
       producer,
@@ -245,7 +245,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   ownProducer(participant: Participant, producerId: string): ProducerEntry {
     const entry = participant.producers.get(producerId);
-    if (!entry) throw new SfuError('not-found', 'No such stream in your session.');
+    if (!entry) throw new RoomError('not-yours', 'No such stream in your session.');
     return entry;
   }
 
@@ -260,7 +260,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   ownConsumer(participant: Participant, consumerId: string): ConsumerEntry {
     const entry = participant.consumers.get(consumerId);
-    if (!entry) throw new SfuError('not-found', 'No such stream in your session.');
+    if (!entry) throw new RoomError('not-yours', 'No such stream in your session.');
     return entry;
   }
 
@@ -310,7 +310,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new SfuError('wrong-node', 'This meeting moved; join again.');
+    if (this.#closed) throw new RoomError('hosted-elsewhere', 'This meeting moved; join again.');
   }
 
   /** The primary router while its worker has room; else (a big meeting) a router on the least-loaded other worker. */

@@ -3,11 +3,11 @@
  * arrive at the same moment), keeps an empty room for a grace period, then closes it and
  * reports it released so the node can drop its pin in the registry.
  */
-import type { Logger } from '../../../gateway/src/util/logger.js';
-import { TypedEmitter } from '../../../gateway/src/util/typedEmitter.js';
+import type { Logger } from '../../../server-common/logger.js';
+import { TypedEmitter } from '../../../server-common/typedEmitter.js';
 import type { MediaWorker, WorkerPool } from '../media/workerPool.js';
-import { SfuError } from '../signalling/sfuError.js';
 import { Room, type RoomOptions } from './room.js';
+import { RoomError } from './roomError.js';
 
 export interface RoomManagerOptions {
   pool: WorkerPool;
@@ -58,7 +58,7 @@ export class RoomManager extends TypedEmitter<RoomManagerEvents> {
     let creating = this.#creating.get(name);
     if (!creating) {
       if (this.#rooms.size + this.#creating.size >= this.#options.maxConferences) {
-        throw new SfuError('node-full', 'This conference server is full; try again in a moment.');
+        throw new RoomError('node-full', 'This conference server is full; try again in a moment.');
       }
       creating = (this.#options.beforeCreate?.(name) ?? Promise.resolve())
         .then(() =>

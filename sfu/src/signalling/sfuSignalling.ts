@@ -2,28 +2,52 @@
  * WebSocket /sfu: one connection is one participant. The first request must be `join` with a
  * join token for this node; every later request acts only on that participant's own
  * transports, producers and consumers, so nobody reaches media of a room they did not join.
+ * Requests are validated with the contract's schemas (contracts/sfu/signalling.ts); the
+ * rooms' own refusals (RoomError) are turned into the protocol's error codes here.
  */
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { types } from 'mediasoup';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { z } from 'zod';
-import type { Logger } from '../../../gateway/src/util/logger.js';
-import { RateLimiter } from '../../../gateway/src/util/rateLimiter.js';
-import { JoinTokenError, type JoinClaims } from '../auth/joinToken.js';
+import {
+  sfuRequestEnvelope,
+  sfuRequestSchemas,
+  type SfuErrorCode,
+  type SfuMethod,
+  type SfuNotificationName,
+  type SfuNotifications,
+  type SfuRequests,
+  type SfuResponseMessage,
+  type TransportInfo,
+} from '../../../contracts/sfu/signalling.js';
+import { JoinTokenError, type JoinClaims } from '../../../server-common/joinToken.js';
+import type { Logger } from '../../../server-common/logger.js';
+import { RateLimiter } from '../../../server-common/rateLimiter.js';
 import type { Participant } from '../rooms/participant.js';
 import type { Room } from '../rooms/room.js';
+import { RoomError, type RoomErrorReason } from '../rooms/roomError.js';
 import type { RoomManager } from '../rooms/roomManager.js';
-import type {
-  SfuMethod,
-  SfuNotificationName,
-  SfuNotifications,
-  SfuRequests,
-  SfuResponseMessage,
-  TransportInfo,
-} from './protocol.js';
 import { SfuError } from './sfuError.js';
+
+/** How a room's refusal reads on the wire. */
+const WIRE_CODE: Record<RoomErrorReason, SfuErrorCode> = {
+  'meeting-full': 'conference-full',
+  'node-full': 'node-full',
+  'hosted-elsewhere': 'wrong-node',
+  'not-yours': 'not-found',
+  invalid: 'bad-request',
+  left: 'not-joined',
+};
+
+/** The wire error for anything a request handler threw. */
+function toWireError(err: unknown): SfuError {
+  if (err instanceof SfuError) return err;
+  if (err instanceof RoomError) return new SfuError(WIRE_CODE[err.reason], err.message);
+  // mediasoup rejects malformed media parameters with a TypeError.
+  if (err instanceof TypeError) return new SfuError('bad-request', err.message);
+  return new SfuError('internal', 'The conference server could not do that.');
+}
 
 export interface SfuSignallingOptions {
   nodeId: string;
@@ -35,43 +59,6 @@ export interface SfuSignallingOptions {
   /** A connection that has not joined after this long is closed. */
   joinTimeoutMs?: number;
 }
-
-// mediasoup validates media parameters in depth; here they only have to be objects.
-const mediaObject = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
-const id = z.string().min(1).max(100);
-const kind = z.enum(['audio', 'video']);
-const source = z.enum(['mic', 'camera', 'screen']);
-
-const requestSchemas = {
-  join: z.object({
-    token: z.string().min(1).max(4096),
-    resume: z.object({ participantId: id, key: z.string().min(1).max(100) }).optional(),
-  }),
-  createTransports: z.object({ rtpCapabilities: mediaObject }),
-  connectTransport: z.object({ transportId: id, dtlsParameters: mediaObject }),
-  restartIce: z.object({ transportId: id }),
-  produce: z.object({
-    kind,
-    rtpParameters: mediaObject,
-    source,
-    paused: z.boolean().optional(),
-    height: z.number().int().min(0).max(10_000).optional(),
-  }),
-  closeProducer: z.object({ producerId: id }),
-  pauseProducer: z.object({ producerId: id }),
-  resumeProducer: z.object({ producerId: id }),
-  resumeConsumer: z.object({ consumerId: id }),
-  setConsumerView: z.object({
-    consumerId: id,
-    width: z.number().min(0).max(100_000),
-    height: z.number().min(0).max(100_000),
-    visible: z.boolean(),
-  }),
-  raiseHand: z.object({ raised: z.boolean() }),
-  leave: z.object({}),
-} satisfies Record<SfuMethod, z.ZodType>;
-
-const envelope = z.object({ id: z.number().int().min(0), method: z.string(), data: z.unknown().optional() });
 
 export class SfuSignalling {
   readonly #options: SfuSignallingOptions;
@@ -179,13 +166,13 @@ class SignallingSession {
       } catch {
         throw new SfuError('bad-request', 'Messages must be JSON.');
       }
-      const parsedEnvelope = envelope.safeParse(raw);
+      const parsedEnvelope = sfuRequestEnvelope.safeParse(raw);
       if (!parsedEnvelope.success) throw new SfuError('bad-request', 'Expected {id, method, data}.');
       requestId = parsedEnvelope.data.id;
       if (!this.#limiter.take(this.#key)) throw new SfuError('rate-limited', 'Too many requests; slow down.');
       const method = parsedEnvelope.data.method;
-      if (!Object.hasOwn(requestSchemas, method)) throw new SfuError('bad-request', `Unknown method ${method}.`);
-      const schema = requestSchemas[method as SfuMethod];
+      if (!Object.hasOwn(sfuRequestSchemas, method)) throw new SfuError('bad-request', `Unknown method ${method}.`);
+      const schema = sfuRequestSchemas[method as SfuMethod];
       const parsed = schema.safeParse(parsedEnvelope.data.data ?? {});
       if (!parsed.success) {
         throw new SfuError('bad-request', `Invalid ${method} request: ${parsed.error.issues[0]?.message ?? ''}`);
@@ -193,12 +180,7 @@ class SignallingSession {
       const result = await this.#dispatch(method as SfuMethod, parsed.data);
       this.#reply({ id: requestId, ok: true, data: result } as SfuResponseMessage);
     } catch (err) {
-      const error =
-        err instanceof SfuError
-          ? err
-          : err instanceof TypeError
-            ? new SfuError('bad-request', err.message)
-            : new SfuError('internal', 'The conference server could not do that.');
+      const error = toWireError(err);
       if (error.code === 'internal') this.#options.logger.warn({ err: (err as Error).message }, 'sfu request failed');
       this.#reply({ id: requestId, ok: false, error: { code: error.code, message: error.message } });
     }

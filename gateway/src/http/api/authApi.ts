@@ -1,12 +1,12 @@
 /** Sign-in, the signed-in user, sign-out: POST /api/login, GET /api/me, POST /api/logout. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
-import { z } from 'zod';
+import { loginRequest, type Profile } from '../../../../contracts/rest/auth.js';
 import type { AccountStore } from '../../directory/accountStore.js';
 import { normalizeUsername } from '../../directory/accountStore.js';
 import type { LoginThrottle } from '../../session/loginThrottle.js';
 import type { Session, SessionStore } from '../../session/sessionStore.js';
-import type { Logger } from '../../util/logger.js';
+import type { Logger } from '../../../../server-common/logger.js';
 import { clientIp, HttpError, readJson, sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
 
@@ -26,11 +26,6 @@ export interface AuthenticatedRequest {
   session: Session;
   token: string;
 }
-
-const loginBody = z.object({
-  username: z.string().min(1).max(200),
-  password: z.string().min(1).max(1024),
-});
 
 export class AuthApi {
   constructor(private readonly o: AuthApiOptions) {}
@@ -60,7 +55,7 @@ export class AuthApi {
   }
 
   async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readJson(req, loginBody);
+    const body = await readJson(req, loginRequest);
     const username = normalizeUsername(body.username);
     const ip = clientIp(req);
     const wait = this.o.throttle.retryAfter(username, ip);
@@ -100,7 +95,7 @@ export class AuthApi {
     sendJson(res, 200, { ok: true });
   }
 
-  async #profile({ session, token }: AuthenticatedRequest) {
+  async #profile({ session, token }: AuthenticatedRequest): Promise<Profile> {
     const account = await this.o.accounts.get(session.username);
     if (!account) throw new HttpError(401, 'not_signed_in', 'This account no longer exists');
     // A credential derived from this session for SIP digest and XMPP SASL: it expires and is

@@ -1,4 +1,5 @@
-/** The people you can call: GET /api/users?q=… (search by name, with who is reachable now). */
+/** The people you can call: GET /api/users?q=… (contracts/rest/directory.ts). */
+import type { DirectoryResponse } from '../../../../contracts/rest/directory.js';
 import type { AccountStore } from '../../directory/accountStore.js';
 import type { LocationStore } from '../../sip/registrar/locationStore.js';
 import { sendJson } from '../httpUtil.js';
@@ -23,6 +24,6 @@ export function registerDirectoryApi(router: Router, auth: AuthApi, accounts: Ac
         reachable: (await locations.list(`${a.username}@${domain}`)).length > 0,
       })),
     );
-    sendJson(res, 200, { users });
+    sendJson(res, 200, { users } satisfies DirectoryResponse);
   });
 }

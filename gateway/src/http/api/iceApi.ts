@@ -4,13 +4,14 @@
  * password base64(HMAC-SHA1(secret, username)).
  */
 import crypto from 'node:crypto';
+import type { IceServer, IceServersResponse } from '../../../../contracts/rest/ice.js';
 import type { GatewayConfig } from '../../config.js';
 import { sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
 import type { AuthApi } from './authApi.js';
 
-export function iceServersFor(username: string, media: GatewayConfig['media'], now = Date.now()): unknown[] {
-  const servers = [...media.iceServers];
+export function iceServersFor(username: string, media: GatewayConfig['media'], now = Date.now()): IceServer[] {
+  const servers: IceServer[] = [...media.iceServers];
   if (media.turn && media.turn.urls.length) {
     const expiry = Math.floor(now / 1000) + media.turn.ttlSeconds;
     const turnUser = `${expiry}:${username}`;
@@ -23,6 +24,6 @@ export function iceServersFor(username: string, media: GatewayConfig['media'], n
 export function registerIceApi(router: Router, auth: AuthApi, media: GatewayConfig['media']): void {
   router.add('GET', '/api/ice-servers', (req, res) => {
     const me = auth.require(req).session.username;
-    sendJson(res, 200, { iceServers: iceServersFor(me, media), ttlSeconds: media.turn?.ttlSeconds ?? null });
+    sendJson(res, 200, { iceServers: iceServersFor(me, media), ttlSeconds: media.turn?.ttlSeconds ?? null } satisfies IceServersResponse);
   });
 }

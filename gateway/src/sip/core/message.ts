@@ -6,7 +6,7 @@
  * Call-ID, CSeq) are parsed on first use and cached; mutating a header drops its cache entry.
  */
 import crypto from 'node:crypto';
-import { randomId } from '../../util/randomId.js';
+import { randomId } from '../../../../server-common/randomId.js';
 import { canonicalHeaderName, reasonPhrase, splitOutside } from './grammar.js';
 import { NameAddr, parseNameAddr } from './nameAddr.js';
 import { parseUri, type Uri } from './uri.js';

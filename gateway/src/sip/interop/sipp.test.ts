@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from '../../../test-support/gatewayProcess.js';
-import { freeTcpUdpPort } from '../../../test-support/ports.js';
+import { freeTcpUdpPort } from '../../../../server-common/test-support/ports.js';
 import { hasSipp, runSipp } from '../../../test-support/sipp.js';
 
 const PASSWORD = 'sipp-secret-1';

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import type { CallLog } from '../../calls/callLog.js';
 import type { AccountStore } from '../../directory/accountStore.js';
-import type { Logger } from '../../util/logger.js';
+import type { Logger } from '../../../../server-common/logger.js';
 import { refusal, type DigestAuthenticator } from '../auth/digestAuthenticator.js';
 import { quote } from '../core/grammar.js';
 import { createResponse, newBranch, type SipRequest, type SipResponse } from '../core/message.js';

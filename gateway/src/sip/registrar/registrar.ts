@@ -4,8 +4,8 @@
  * the location store: add/refresh/remove contacts, `*` with Expires 0, q-values, limits.
  */
 import type { AccountStore } from '../../directory/accountStore.js';
-import type { Logger } from '../../util/logger.js';
-import { TypedEmitter } from '../../util/typedEmitter.js';
+import type { Logger } from '../../../../server-common/logger.js';
+import { TypedEmitter } from '../../../../server-common/typedEmitter.js';
 import { refusal, type DigestAuthenticator } from '../auth/digestAuthenticator.js';
 import { createResponse, type SipRequest } from '../core/message.js';
 import { SipUri } from '../core/uri.js';

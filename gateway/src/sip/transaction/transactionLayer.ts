@@ -7,7 +7,7 @@
 import type { SipRequest, SipResponse } from '../core/message.js';
 import type { Flow } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/transportLayer.js';
-import { TypedEmitter } from '../../util/typedEmitter.js';
+import { TypedEmitter } from '../../../../server-common/typedEmitter.js';
 import { ClientTransaction, type ClientTransactionHost, type ClientTransactionUser } from './clientTransaction.js';
 import { clientKey, serverKey } from './key.js';
 import { ServerTransaction, type SentResponse, type ServerTransactionHost } from './serverTransaction.js';

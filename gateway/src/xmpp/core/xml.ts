@@ -4,7 +4,7 @@
  * attribute values — never by string concatenation.
  */
 import { clone, Element } from 'ltx';
-import { NS } from './namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 
 export { clone, Element };
 

@@ -5,16 +5,33 @@
 import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
 import { bareOf } from '../core/jid.js';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, childElements, el, isoStamp, stanzaError, textOf } from '../core/xml.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
+import type { XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 import type { ArchiveStore } from './archiveStore.js';
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 200;
 
-export class MamService {
-  constructor(private readonly archive: ArchiveStore) {}
+export class MamService implements XmppService {
+  constructor(
+    private readonly ctx: XmppContext,
+    private readonly archive: ArchiveStore,
+  ) {}
+
+  /** The user's own archive; rooms answer queries on their archives themselves (MucService). */
+  register(host: XmppServiceHost): void {
+    host.onIq('self', NS.mam, (session, iq, query) => {
+      this.query(session, iq, query, session.username!, session.bareJid).catch((err: unknown) => {
+        this.ctx.logger.error({ err }, 'MAM query failed');
+        session.send(stanzaError(iq, 'wait', 'internal-server-error'));
+      });
+    });
+    host.addFeature('server', NS.mam);
+    host.addFeature('account', NS.mam);
+  }
 
   /** Answers a MAM query on `owner`'s archive (a username, or a room's bare JID). */
   async query(session: C2SSession, iq: Element, query: Element, owner: string, archiveJid: string): Promise<void> {

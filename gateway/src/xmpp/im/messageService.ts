@@ -5,26 +5,41 @@
  */
 import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, childNs, el, isoStamp, stanzaError } from '../core/xml.js';
+import type { PresenceService } from '../presence/presenceService.js';
 import type { RosterService } from '../roster/rosterService.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import { localUser, type XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 import type { ArchiveStore } from './archiveStore.js';
+import type { CarbonsService } from './carbonsService.js';
 import type { OfflineStore } from './offlineStore.js';
 
 export interface MessageServiceOptions {
+  ctx: XmppContext;
+  archive: ArchiveStore;
+  offline: OfflineStore;
+  roster: RosterService;
+  presence: PresenceService;
+  carbons: CarbonsService;
   strangerMessages: 'refuse' | 'allow';
 }
 
-export class MessageService {
-  constructor(
-    private readonly ctx: XmppContext,
-    private readonly archive: ArchiveStore,
-    private readonly offline: OfflineStore,
-    private readonly roster: RosterService,
-    private readonly options: MessageServiceOptions,
-  ) {}
+export class MessageService implements XmppService {
+  readonly #o: MessageServiceOptions;
+
+  constructor(options: MessageServiceOptions) {
+    this.#o = options;
+  }
+
+  register(host: XmppServiceHost): void {
+    host.addFeature('server', NS.sid);
+    host.addFeature('server', NS.offline);
+    host.onInitialPresence((session) => this.deliverOffline(session));
+    // Stanzas a dropped session never acknowledged go to the user's other devices or offline storage.
+    host.onSessionEnded((session, unacked) => this.rescue(session.username!, unacked));
+  }
 
   /** A message from a local client to a local user (`to` already validated, `from` stamped). */
   fromClient(session: C2SSession, message: Element, toUser: string, toBare: string, toFull: string | undefined): void {
@@ -35,10 +50,10 @@ export class MessageService {
     }
     const senderBare = session.bareJid;
     if (
-      this.options.strangerMessages === 'refuse' &&
+      this.#o.strangerMessages === 'refuse' &&
       type !== 'error' &&
       toBare !== senderBare &&
-      !this.roster.acceptsMessagesFrom(toUser, senderBare)
+      !this.#o.roster.acceptsMessagesFrom(toUser, senderBare)
     ) {
       session.send(stanzaError(message, 'auth', 'forbidden', `${toUser} has not accepted you as a contact yet; send a contact request first`));
       return;
@@ -46,10 +61,10 @@ export class MessageService {
     const archived = hasBody(message) && (type === 'chat' || type === 'normal') && !noStore(message);
     if (archived) {
       // The sender's copy; its id goes back to the sender's other devices through carbons.
-      const id = this.archive.newId();
-      this.archive.append(session.username!, id, toBare, message.toString());
+      const id = this.#o.archive.newId();
+      this.#o.archive.append(session.username!, id, toBare, message.toString());
     }
-    if (carbonable(message)) this.#carbonsSent(session, message);
+    this.#o.carbons.copySent(session, message);
     this.deliver(message, toUser, toBare, toFull, archived);
   }
 
@@ -58,18 +73,19 @@ export class MessageService {
     const type = message.attrs.type ?? 'normal';
     let out = message;
     if (archive) {
-      const id = this.archive.newId();
+      const id = this.#o.archive.newId();
       out = clone(message);
       out.children = out.children.filter((c) => typeof c === 'string' || !(c.name === 'stanza-id' && c.attrs.xmlns === NS.sid && c.attrs.by === toBare));
       out.cnode(el('stanza-id', { xmlns: NS.sid, by: toBare, id }));
-      this.archive.append(toUser, id, bareOfFrom(message), out.toString());
+      this.#o.archive.append(toUser, id, bareOfFrom(message), out.toString());
     }
-    const sessions = this.ctx.sessionsOf(toUser);
+    const { ctx, presence } = this.#o;
+    const sessions = ctx.sessionsOf(toUser);
     if (toFull) {
-      const target = this.ctx.sessionByJid(toFull);
+      const target = ctx.sessionByJid(toFull);
       if (target) {
         target.send(out);
-        if (carbonable(out)) this.#carbonsReceived(toUser, target, out);
+        this.#o.carbons.copyReceived(toUser, target, out);
         return;
       }
       // RFC 6121 §8.5.3.2.1: no such resource — chat/normal go on as if sent to the bare JID.
@@ -77,7 +93,7 @@ export class MessageService {
     }
     if (type === 'error' || type === 'groupchat') return;
     // All available resources with non-negative priority get chat/normal messages (§8.5.2.1.1 b).
-    const targets = sessions.filter((s) => s.available && s.priority >= 0);
+    const targets = sessions.filter((s) => presence.isAvailable(s) && presence.priorityOf(s) >= 0);
     if (targets.length) {
       for (const s of targets) s.send(out);
       return;
@@ -85,21 +101,21 @@ export class MessageService {
     if (type === 'headline') return;
     if (!hasBody(message) && !childNs(message, NS.muc + '#user')) return; // chat states etc. are not worth storing
     const stored = el(out.name, { ...out.attrs }, ...out.children);
-    stored.cnode(el('delay', { xmlns: NS.delay, from: this.ctx.domain, stamp: isoStamp(Date.now()) }, 'Offline storage'));
-    if (!this.offline.store(toUser, stored.toString())) {
+    stored.cnode(el('delay', { xmlns: NS.delay, from: ctx.domain, stamp: isoStamp(Date.now()) }, 'Offline storage'));
+    if (!this.#o.offline.store(toUser, stored.toString())) {
       const from = message.attrs.from;
-      const sender = from ? localUser(this.ctx, from.split('/')[0]) : undefined;
+      const sender = from ? localUser(ctx, from.split('/')[0]) : undefined;
       if (sender) {
         const bounce = stanzaError(message, 'wait', 'resource-constraint', `${toUser}'s offline message store is full`);
-        for (const s of this.ctx.sessionsOf(sender)) if (s.fullJid === from) s.send(bounce);
+        for (const s of ctx.sessionsOf(sender)) if (s.fullJid === from) s.send(bounce);
       }
     }
   }
 
   /** Hands a freshly available session the messages stored while its user was offline. */
   deliverOffline(session: C2SSession): void {
-    if (session.priority < 0) return;
-    const { messages, done } = this.offline.pending(session.username!);
+    if (this.#o.presence.priorityOf(session) < 0) return;
+    const { messages, done } = this.#o.offline.pending(session.username!);
     if (!messages.length) return;
     for (const m of messages) {
       try {
@@ -118,32 +134,19 @@ export class MessageService {
    * connected devices, or to offline storage when there are none.
    */
   rescue(username: string, stanzas: Element[]): void {
-    const others = this.ctx.sessionsOf(username).filter((x) => x.isActive && x.available);
+    const { ctx, presence } = this.#o;
+    const others = ctx.sessionsOf(username).filter((x) => x.isActive && presence.isAvailable(x));
     for (const s of stanzas) {
       if (s.name !== 'message' || !hasBody(s) || s.attrs.type === 'groupchat' || s.attrs.type === 'error') continue;
       const copy = clone(s);
-      if (!child(copy, 'delay', NS.delay)) copy.cnode(el('delay', { xmlns: NS.delay, from: this.ctx.domain, stamp: isoStamp(Date.now()) }, 'Redelivered'));
+      if (!child(copy, 'delay', NS.delay)) copy.cnode(el('delay', { xmlns: NS.delay, from: ctx.domain, stamp: isoStamp(Date.now()) }, 'Redelivered'));
       if (others.length) {
         for (const o of others) {
           const c = clone(copy);
           c.attrs.to = o.fullJid;
           o.send(c);
         }
-      } else this.offline.store(username, copy.toString());
-    }
-  }
-
-  #carbonsSent(session: C2SSession, message: Element): void {
-    for (const s of this.ctx.sessionsOf(session.username!)) {
-      if (s === session || !s.carbons || !s.isActive) continue;
-      s.send(el('message', { from: session.bareJid, to: s.fullJid, type: message.attrs.type }, el('sent', { xmlns: NS.carbons }, el('forwarded', { xmlns: NS.forward }, clone(message)))));
-    }
-  }
-
-  #carbonsReceived(user: string, target: C2SSession, message: Element): void {
-    for (const s of this.ctx.sessionsOf(user)) {
-      if (s === target || !s.carbons || !s.isActive) continue;
-      s.send(el('message', { from: target.bareJid, to: s.fullJid, type: message.attrs.type }, el('received', { xmlns: NS.carbons }, el('forwarded', { xmlns: NS.forward }, clone(message)))));
+      } else this.#o.offline.store(username, copy.toString());
     }
   }
 }
@@ -154,13 +157,6 @@ export function hasBody(m: Element): boolean {
 
 function noStore(m: Element): boolean {
   return child(m, 'no-store', NS.hints) !== undefined || child(m, 'no-permanent-store', NS.hints) !== undefined;
-}
-
-/** XEP-0280 §6: chat messages (and normal ones with a body) are copied, unless marked private. */
-function carbonable(m: Element): boolean {
-  const type = m.attrs.type ?? 'normal';
-  if (child(m, 'private', NS.carbons) || child(m, 'no-copy', NS.hints)) return false;
-  return type === 'chat' || (type === 'normal' && hasBody(m));
 }
 
 function bareOfFrom(m: Element): string {

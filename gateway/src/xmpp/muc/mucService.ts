@@ -9,19 +9,20 @@ import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
 import type { Db } from '../../storage/database.js';
 import { parseJid, type Jid } from '../core/jid.js';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, childElements, el, isoStamp, stanzaError, textOf } from '../core/xml.js';
 import type { ArchiveStore } from '../im/archiveStore.js';
 import type { MamService } from '../im/mamService.js';
 import type { MessageService } from '../im/messageService.js';
 import { hasBody } from '../im/messageService.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import { localUser, type XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 import { DEFAULT_CONFIG, Room, type Affiliation, type Occupant, type RoomConfig } from './room.js';
 
 const MAX_NICK = 64;
 
-export class MucService {
+export class MucService implements XmppService {
   readonly #rooms = new Map<string, Room>();
   readonly #stmts;
 
@@ -46,6 +47,17 @@ export class MucService {
       room.subject = row.subject ? (JSON.parse(row.subject) as Room['subject']) : undefined;
       this.#rooms.set(row.jid, room);
     }
+  }
+
+  register(host: XmppServiceHost): void {
+    host.addComponent({
+      domain: this.ctx.mucDomain,
+      name: 'Group chats',
+      iq: (session, iq, to) => this.handleIq(session, iq, to),
+      message: (session, message, to) => this.handleMessage(session, message, to),
+      presence: (session, presence, to) => this.handlePresence(session, presence, to),
+    });
+    host.onSessionEnded((session) => this.sessionEnded(session));
   }
 
   get roomCount(): number {
@@ -505,7 +517,7 @@ function configForm(c: RoomConfig): Element {
   return el(
     'x',
     { xmlns: NS.dataForms, type: 'form' },
-    el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
+    el('field', { var: 'FORM_TYPE', type: 'hidden' }, el('value', {}, NS.mucRoomConfig)),
     field('muc#roomconfig_roomname', 'text-single', 'Name', c.name ?? ''),
     field('muc#roomconfig_persistentroom', 'boolean', 'Keep the room when everybody has left', c.persistent ? '1' : '0'),
     field('muc#roomconfig_membersonly', 'boolean', 'Members only', c.membersOnly ? '1' : '0'),

@@ -2,50 +2,89 @@
  * Presence (RFC 6121 §4): broadcast to the contacts allowed to see it, probes on initial
  * presence, directed presence, unavailable when a session ends — and unified presence: while a
  * user is in a SIP call their broadcast presence shows "do not disturb · In a call".
+ * Each session's presence (available, priority, last broadcast, directed targets) is this
+ * service's state, kept here rather than on the session.
  */
 import type { Element } from 'ltx';
-import { NS } from '../core/namespaces.js';
+import { IN_CALL_ELEMENT, NS, PARLEY_NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, el } from '../core/xml.js';
 import type { RosterStore } from '../roster/rosterStore.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import { localUser, type XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
-export interface PresenceHooks {
-  /** The session sent its first available presence: time to hand it what waited for it. */
-  initialPresence(session: C2SSession): void;
-}
-
 export const IN_A_CALL = 'In a call';
 
-export class PresenceService {
-  readonly #inCall = new Set<string>();
+interface SessionPresence {
+  available: boolean;
+  priority: number;
+  /** The last broadcast presence the client sent (without to/from). */
+  presence: Element | undefined;
+  /** Full/bare JIDs this session sent directed presence to (they get unavailable at the end). */
+  directed: Set<string>;
+}
 
+export class PresenceService implements XmppService {
+  readonly #inCall = new Set<string>();
+  readonly #sessions = new WeakMap<C2SSession, SessionPresence>();
+
+  /** `initialPresence` runs the services' initial-presence hooks (XmppServiceHost.onInitialPresence). */
   constructor(
     private readonly ctx: XmppContext,
     private readonly roster: RosterStore,
-    private readonly hooks: PresenceHooks,
+    private readonly initialPresence: (session: C2SSession) => void,
   ) {}
+
+  register(host: XmppServiceHost): void {
+    host.onSessionEnded((session) => this.sessionEnded(session));
+  }
+
+  /** Whether the session has sent available presence (and not unavailable since). */
+  isAvailable(session: C2SSession): boolean {
+    return this.#sessions.get(session)?.available ?? false;
+  }
+
+  /** The session's presence priority (RFC 6121 §4.7.2.3); 0 before any presence. */
+  priorityOf(session: C2SSession): number {
+    return this.#sessions.get(session)?.priority ?? 0;
+  }
+
+  #of(session: C2SSession): SessionPresence {
+    let state = this.#sessions.get(session);
+    if (!state) {
+      state = { available: false, priority: 0, presence: undefined, directed: new Set() };
+      this.#sessions.set(session, state);
+    }
+    return state;
+  }
+
+  /** The session's last broadcast presence, when it is available. */
+  #current(session: C2SSession): Element | undefined {
+    const state = this.#sessions.get(session);
+    return state?.available ? state.presence : undefined;
+  }
 
   /** A presence stanza from a client without `to` (broadcast) — available or unavailable. */
   broadcastFrom(session: C2SSession, presence: Element): void {
     const type = presence.attrs.type;
     if (type !== undefined && type !== 'unavailable') return; // probes and errors from clients are dropped
     const user = session.username!;
+    const state = this.#of(session);
     if (type === 'unavailable') {
-      const wasAvailable = session.available;
-      session.available = false;
-      session.presence = undefined;
+      const wasAvailable = state.available;
+      state.available = false;
+      state.presence = undefined;
       if (wasAvailable) this.#sendUnavailable(session, presence);
       return;
     }
-    const first = !session.available;
+    const first = !state.available;
     const clean = clone(presence);
     delete clean.attrs.to;
     delete clean.attrs.from;
     delete clean.attrs.id;
-    session.presence = clean;
-    session.priority = clampPriority(Number(child(clean, 'priority')?.getText() ?? 0));
-    session.available = true;
+    state.presence = clean;
+    state.priority = clampPriority(Number(child(clean, 'priority')?.getText() ?? 0));
+    state.available = true;
     const outgoing = this.#decorate(user, clean, session.fullJid);
     for (const target of this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
     if (first) {
@@ -54,10 +93,11 @@ export class PresenceService {
         const contactUser = localUser(this.ctx, contact);
         if (!contactUser) continue;
         for (const s of this.ctx.sessionsOf(contactUser)) {
-          if (s.available && s.presence) session.send(withTo(this.#decorate(contactUser, s.presence, s.fullJid), session.fullJid));
+          const current = this.#current(s);
+          if (current) session.send(withTo(this.#decorate(contactUser, current, s.fullJid), session.fullJid));
         }
       }
-      this.hooks.initialPresence(session);
+      this.initialPresence(session);
     }
   }
 
@@ -65,8 +105,9 @@ export class PresenceService {
   directedFrom(session: C2SSession, presence: Element, to: string): void {
     const type = presence.attrs.type;
     if (type !== undefined && type !== 'unavailable') return;
-    if (type === 'unavailable') session.directedPresence.delete(to);
-    else session.directedPresence.add(to);
+    const { directed } = this.#of(session);
+    if (type === 'unavailable') directed.delete(to);
+    else directed.add(to);
     this.deliver(to, withFrom(presence, session.fullJid));
   }
 
@@ -81,32 +122,34 @@ export class PresenceService {
       if (s) s.send(withTo(presence, to));
       return;
     }
-    for (const s of this.ctx.sessionsOf(user)) if (s.available) s.send(withTo(presence, s.fullJid));
+    for (const s of this.ctx.sessionsOf(user)) if (this.isAvailable(s)) s.send(withTo(presence, s.fullJid));
   }
 
   /** Sends the current presence of `user`'s available resources to `toBare` (after subscribed). */
   sendCurrentPresence(user: string, toBare: string): void {
     for (const s of this.ctx.sessionsOf(user)) {
-      if (s.available && s.presence) this.deliver(toBare, withFrom(this.#decorate(user, s.presence, s.fullJid), s.fullJid));
+      const current = this.#current(s);
+      if (current) this.deliver(toBare, withFrom(this.#decorate(user, current, s.fullJid), s.fullJid));
     }
   }
 
   /** Tells `toBare` that `user`'s resources are gone for them (after unsubscribe). */
   sendUnavailableTo(user: string, toBare: string): void {
     for (const s of this.ctx.sessionsOf(user)) {
-      if (s.available) this.deliver(toBare, el('presence', { type: 'unavailable', from: s.fullJid }));
+      if (this.isAvailable(s)) this.deliver(toBare, el('presence', { type: 'unavailable', from: s.fullJid }));
     }
   }
 
   /** A session ended: its contacts, its other resources and its directed targets see it leave. */
   sessionEnded(session: C2SSession): void {
-    if (!session.available) {
-      for (const to of session.directedPresence) this.deliver(to, el('presence', { type: 'unavailable', from: session.fullJid }));
+    const state = this.#sessions.get(session);
+    if (!state) return;
+    this.#sessions.delete(session);
+    if (!state.available) {
+      for (const to of state.directed) this.deliver(to, el('presence', { type: 'unavailable', from: session.fullJid }));
       return;
     }
-    session.available = false;
-    session.presence = undefined;
-    this.#sendUnavailable(session, el('presence', { type: 'unavailable' }));
+    this.#sendUnavailable(session, el('presence', { type: 'unavailable' }), state.directed);
   }
 
   isInCall(user: string): boolean {
@@ -119,8 +162,9 @@ export class PresenceService {
     if (inCall) this.#inCall.add(user);
     else this.#inCall.delete(user);
     for (const s of this.ctx.sessionsOf(user)) {
-      if (!s.available || !s.presence) continue;
-      const outgoing = this.#decorate(user, s.presence, s.fullJid);
+      const current = this.#current(s);
+      if (!current) continue;
+      const outgoing = this.#decorate(user, current, s.fullJid);
       for (const target of this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
     }
   }
@@ -128,24 +172,24 @@ export class PresenceService {
   /** Sessions that see `user`'s broadcast presence: subscribers' and the user's own. */
   #audience(user: string): C2SSession[] {
     const out: C2SSession[] = [];
-    for (const s of this.ctx.sessionsOf(user)) if (s.available) out.push(s);
+    for (const s of this.ctx.sessionsOf(user)) if (this.isAvailable(s)) out.push(s);
     for (const contact of this.roster.subscribers(user)) {
       const contactUser = localUser(this.ctx, contact);
       if (!contactUser) continue;
-      for (const s of this.ctx.sessionsOf(contactUser)) if (s.available) out.push(s);
+      for (const s of this.ctx.sessionsOf(contactUser)) if (this.isAvailable(s)) out.push(s);
     }
     return out;
   }
 
-  #sendUnavailable(session: C2SSession, presence: Element): void {
+  #sendUnavailable(session: C2SSession, presence: Element, directed = this.#of(session).directed): void {
     const user = session.username!;
     const out = withFrom(presence, session.fullJid);
     delete out.attrs.to;
     const targets = new Set(this.#audience(user).map((s) => s.fullJid));
     targets.add(session.fullJid);
     for (const jid of targets) this.ctx.sessionByJid(jid)?.send(withTo(out, jid));
-    for (const to of session.directedPresence) this.deliver(to, out);
-    session.directedPresence.clear();
+    for (const to of directed) this.deliver(to, out);
+    directed.clear();
   }
 
   /** The presence others see: `from` stamped, and the call overlay while in a SIP call. */
@@ -156,7 +200,7 @@ export class PresenceService {
     out.children = out.children.filter((c) => typeof c === 'string' || (c.name !== 'show' && c.name !== 'status'));
     out.cnode(el('show', {}, 'dnd'));
     out.cnode(el('status', {}, status ? `${IN_A_CALL} · ${status}` : IN_A_CALL));
-    out.cnode(el('call', { xmlns: NS.parleyCall }));
+    out.cnode(el(IN_CALL_ELEMENT, { xmlns: PARLEY_NS.call }));
     return out;
   }
 }

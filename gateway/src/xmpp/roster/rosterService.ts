@@ -5,9 +5,10 @@
  */
 import type { Element } from 'ltx';
 import { bareOf, parseJid } from '../core/jid.js';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, childElements, el, stanzaError } from '../core/xml.js';
 import type { PresenceService } from '../presence/presenceService.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import { localUser, type XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 import type { RosterItem, RosterStore, Subscription } from './rosterStore.js';
@@ -15,12 +16,28 @@ import type { RosterItem, RosterStore, Subscription } from './rosterStore.js';
 const MAX_NAME = 200;
 const MAX_GROUPS = 20;
 
-export class RosterService {
+export class RosterService implements XmppService {
   constructor(
     private readonly ctx: XmppContext,
     private readonly store: RosterStore,
     private readonly presence: PresenceService,
   ) {}
+
+  register(host: XmppServiceHost): void {
+    host.onIq('self', NS.roster, (session, iq, query) => this.handleIq(session, iq, query));
+    // A user who comes online sees the contact requests that waited for them (RFC 6121 §3.1.3).
+    host.onInitialPresence((session) => {
+      for (const request of this.pendingRequests(session.username!)) {
+        request.attrs.to = session.bareJid;
+        session.send(request);
+      }
+    });
+    // The cached roster goes with the user's last session.
+    host.onSessionEnded((session) => {
+      const user = session.username!;
+      if (!this.ctx.sessionsOf(user).length) this.store.evict(user);
+    });
+  }
 
   /** jabber:iq:roster get/set from a client. */
   handleIq(session: C2SSession, iq: Element, query: Element): void {

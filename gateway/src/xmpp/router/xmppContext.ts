@@ -2,15 +2,13 @@
  * What the XMPP services (roster, presence, messages, group chat, upload …) need from the
  * server hub: the domain names and the sessions that are connected.
  */
-import type { Logger } from '../../util/logger.js';
+import type { Logger } from '../../../../server-common/logger.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
 export interface XmppContext {
   readonly domain: string;
   /** Group chat service (XEP-0045), `conference.<domain>`. */
   readonly mucDomain: string;
-  /** HTTP upload service (XEP-0363), `upload.<domain>`. */
-  readonly uploadDomain: string;
   readonly logger: Logger;
   /** Bound sessions of a user (including hibernating ones awaiting resumption). */
   sessionsOf(username: string): C2SSession[];

@@ -3,13 +3,14 @@ import crypto from 'node:crypto';
 import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
 import type { Db } from '../../storage/database.js';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, el, stanzaError } from '../core/xml.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
 const MAX_VCARD_BYTES = 200 * 1024;
 
-export class VCardService {
+export class VCardService implements XmppService {
   readonly #stmts;
 
   constructor(db: Db) {
@@ -17,6 +18,14 @@ export class VCardService {
       get: db.prepare<[string], { vcard: string; photo_hash: string | null }>('SELECT vcard, photo_hash FROM vcards WHERE owner = ?'),
       put: db.prepare('INSERT INTO vcards (owner, vcard, photo_hash) VALUES (?, ?, ?) ON CONFLICT(owner) DO UPDATE SET vcard = excluded.vcard, photo_hash = excluded.photo_hash'),
     };
+  }
+
+  register(host: XmppServiceHost): void {
+    // Your own vCard (get and set), and anyone's on this server (get, answered for the account).
+    host.onIq('self', NS.vcard, (session, iq) => this.handleIq(session, iq, session.bareJid));
+    host.onIq('account', NS.vcard, (session, iq, _payload, to) => this.handleIq(session, iq, to!.bare));
+    host.addFeature('server', NS.vcard);
+    host.addFeature('account', NS.vcard);
   }
 
   /** The SHA-1 of a user's avatar, for <x xmlns='vcard-temp:x:update'><photo/> (undefined: none). */

@@ -6,10 +6,10 @@
 import crypto from 'node:crypto';
 import type { Element } from 'ltx';
 import type { GatewayConfig } from '../../config.js';
-import type { Logger } from '../../util/logger.js';
-import { RateLimiter } from '../../util/rateLimiter.js';
+import type { Logger } from '../../../../server-common/logger.js';
+import { RateLimiter } from '../../../../server-common/rateLimiter.js';
 import { Jid } from '../core/jid.js';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, el, stanzaError, StreamError, streamErrorElement, textOf } from '../core/xml.js';
 import type { StreamReceiver, StreamTransport } from '../transport/streamTransport.js';
 import { PlainServer, ScramServer, type SaslMechanism, type SaslStep, type XmppAuthenticator } from './sasl.js';
@@ -43,16 +43,7 @@ export class C2SSession implements StreamReceiver {
   state: State = 'connected';
   username: string | undefined;
   jid: Jid | undefined;
-
-  // Presence (owned by the presence service).
-  available = false;
-  priority = 0;
-  /** The last broadcast presence the client sent (without to/from). */
-  presence: Element | undefined;
-  /** Full/bare JIDs this session sent directed presence to (they get unavailable at the end). */
-  readonly directedPresence = new Set<string>();
-  /** XEP-0280 carbons enabled. */
-  carbons = false;
+  // What services know about the session (its presence, carbons …) they keep themselves.
 
   #sasl: SaslMechanism | undefined;
   #authFailures = 0;

@@ -5,8 +5,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { escapeXML, type Element } from 'ltx';
-import type { Logger } from '../../util/logger.js';
-import { NS } from '../core/namespaces.js';
+import type { Logger } from '../../../../server-common/logger.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import type { StreamError } from '../core/xml.js';
 import type { StreamReceiver, StreamTransport } from './streamTransport.js';
 import { XmlStreamParser } from './xmlStreamParser.js';

@@ -4,7 +4,7 @@
  */
 import type { Element } from 'ltx';
 import type { WebSocket } from 'ws';
-import { NS } from '../core/namespaces.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { el } from '../core/xml.js';
 import type { StreamReceiver, StreamTransport } from './streamTransport.js';
 import { XmlStreamParser } from './xmlStreamParser.js';

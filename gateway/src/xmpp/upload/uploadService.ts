@@ -12,11 +12,15 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Element } from 'ltx';
 import type { Db } from '../../storage/database.js';
-import { NS } from '../core/namespaces.js';
-import { el, stanzaError } from '../core/xml.js';
+import { NS } from '../../../../contracts/xmpp/namespaces.js';
+import { uploadDomain } from '../../../../contracts/xmpp/serviceAddresses.js';
+import { childElements, el, stanzaError } from '../core/xml.js';
+import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
 export interface UploadServiceOptions {
+  /** The users' domain; the service lives on upload.<domain>. */
+  domain: string;
   db: Db;
   dir: string;
   key: Buffer;
@@ -38,7 +42,7 @@ interface UploadRow {
   complete: number;
 }
 
-export class UploadService {
+export class UploadService implements XmppService {
   readonly #o: UploadServiceOptions;
   readonly #stmts;
 
@@ -51,6 +55,17 @@ export class UploadService {
       get: db.prepare<[string], UploadRow>('SELECT id, owner, filename, content_type, size, complete FROM uploads WHERE id = ?'),
       complete: db.prepare<[string]>('UPDATE uploads SET complete = 1 WHERE id = ?'),
     };
+  }
+
+  register(host: XmppServiceHost): void {
+    host.addComponent({
+      domain: uploadDomain(this.#o.domain),
+      name: 'File uploads',
+      iq: (session, iq) => {
+        const type = iq.attrs.type;
+        if (type === 'get' || type === 'set') this.handleIq(session, iq, childElements(iq)[0]);
+      },
+    });
   }
 
   discoInfo(): Element {

@@ -1,7 +1,7 @@
 /** A real redis-server on a free loopback port, for tests (Debian's redis-server, installed by the test command). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { freeTcpPort } from '../../gateway/test-support/ports.js';
+import { freeTcpPort } from './ports.js';
 
 export interface RedisServer {
   url: string;

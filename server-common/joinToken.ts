@@ -1,12 +1,13 @@
 /**
  * Join tokens: short-lived JWTs (HS256, via jose) that the gateway issues for one user, one
  * conference and the one SFU node the conference is pinned to. The SFU admits a WebSocket
- * into a room only with a valid token for that room and that node.
+ * into a room only with a valid token for that room and that node. Both servers use this
+ * module — the gateway to issue, SFU nodes to verify — with a key derived from the secret
+ * they share (PARLEY_SFU_SECRET).
  */
 import { jwtVerify, SignJWT, errors } from 'jose';
-import { deriveKey } from '../../../gateway/src/util/secret.js';
-
-export type ParticipantRole = 'owner' | 'member' | 'guest';
+import { participantRole, type ParticipantRole } from '../contracts/sfu/signalling.js';
+import { deriveKey } from './secret.js';
 
 export interface JoinClaims {
   conference: string;
@@ -52,11 +53,11 @@ export async function verifyJoinToken(token: string, key: Uint8Array): Promise<J
       typeof node !== 'string' ||
       typeof name !== 'string' ||
       typeof sub !== 'string' ||
-      (role !== 'owner' && role !== 'member' && role !== 'guest')
+      !participantRole.safeParse(role).success
     ) {
       throw new JoinTokenError('The join token is missing claims');
     }
-    return { conference: conf, nodeId: node, userId: sub, displayName: name, role };
+    return { conference: conf, nodeId: node, userId: sub, displayName: name, role: role as ParticipantRole };
   } catch (err) {
     if (err instanceof JoinTokenError) throw err;
     if (err instanceof errors.JWTExpired) throw new JoinTokenError('The join token has expired');

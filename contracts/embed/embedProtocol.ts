@@ -2,6 +2,10 @@
  * The embed protocol: what a host page (through widget.js) and an embedded Parley frame say
  * to each other with postMessage. Versioned and typed; both sides check the origin and the
  * source window of every message and ignore anything that does not parse.
+ *
+ * Unlike the other contracts this one is plain TypeScript, not zod: its types are published to
+ * other sites as widget.d.ts (which must not require zod), and widget.js stays a few KB without
+ * a validation library. The parser below is its one validator, used by both ends.
  */
 
 export const EMBED_PROTOCOL = 'parley-embed';
@@ -50,15 +54,30 @@ export type EmbedMessage =
   | { protocol: typeof EMBED_PROTOCOL; version: number; kind: 'command'; name: EmbedCommandName; data: unknown }
   | { protocol: typeof EMBED_PROTOCOL; version: number; kind: 'event'; name: EmbedEventName; data: unknown };
 
-const COMMANDS: ReadonlySet<string> = new Set<EmbedCommandName>([
-  'join', 'leave', 'toggleAudio', 'toggleVideo', 'shareScreen', 'hangup', 'sendMessage', 'setDisplayName', 'setTheme',
-]);
+type Data = Record<string, unknown>;
+const noArguments = () => true;
+
+/** Each command's argument check: a command whose arguments have the wrong type is dropped. */
+const COMMANDS: { readonly [C in EmbedCommandName]: (data: Data) => boolean } = {
+  join: noArguments,
+  leave: noArguments,
+  toggleAudio: noArguments,
+  toggleVideo: noArguments,
+  shareScreen: noArguments,
+  hangup: noArguments,
+  sendMessage: (d) => typeof d.text === 'string',
+  setDisplayName: (d) => typeof d.displayName === 'string',
+  setTheme: (d) => d.theme === 'light' || d.theme === 'dark',
+};
 const EVENTS: ReadonlySet<string> = new Set<EmbedEventName>([
   'ready', 'joined', 'left', 'participantJoined', 'participantLeft', 'activeSpeakerChanged', 'audioMuted', 'videoMuted',
   'callState', 'messageReceived', 'error',
 ]);
 
-/** The message if it is one of ours, of this major version, with a known name; else null. Never throws. */
+/**
+ * The message if it is one of ours, of this major version, with a known name (and, for a
+ * command, arguments of the right types); else null. Never throws.
+ */
 export function parseEmbedMessage(raw: unknown): EmbedMessage | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const m = raw as Record<string, unknown>;
@@ -66,7 +85,7 @@ export function parseEmbedMessage(raw: unknown): EmbedMessage | null {
   if (typeof m.name !== 'string') return null;
   const data = m.data === undefined ? {} : m.data;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
-  if (m.kind === 'command' && COMMANDS.has(m.name)) return { protocol: EMBED_PROTOCOL, version: EMBED_PROTOCOL_VERSION, kind: 'command', name: m.name as EmbedCommandName, data };
+  if (m.kind === 'command' && Object.prototype.hasOwnProperty.call(COMMANDS, m.name) && COMMANDS[m.name as EmbedCommandName](data as Data)) return { protocol: EMBED_PROTOCOL, version: EMBED_PROTOCOL_VERSION, kind: 'command', name: m.name as EmbedCommandName, data };
   if (m.kind === 'event' && EVENTS.has(m.name)) return { protocol: EMBED_PROTOCOL, version: EMBED_PROTOCOL_VERSION, kind: 'event', name: m.name as EmbedEventName, data };
   return null;
 }

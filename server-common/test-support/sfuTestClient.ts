@@ -1,28 +1,27 @@
 /**
- * A conference participant in Node for integration tests: signs in (or uses a guest link)
- * through the gateway's REST API, then speaks the /sfu protocol with mediasoup-client's
- * FakeHandler, which builds real mediasoup parameters without a browser. Media does not flow;
- * signalling, authorisation, producers and consumers on the real SFU do.
+ * A conference participant in Node for integration tests: speaks the /sfu protocol
+ * (contracts/sfu/signalling.ts) with mediasoup-client's FakeHandler, which builds real
+ * mediasoup parameters without a browser; it can also sign in (or use a guest link) through
+ * the gateway's REST API first. Media does not flow; signalling, authorisation, producers and
+ * consumers on the real SFU do. Every response and notification the node sends is checked
+ * against the contract's schemas: a message that breaks the contract fails the test.
  */
 import { Device, FakeHandler, testFakeParameters, type types } from 'mediasoup-client';
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import WebSocket from 'ws';
-import type {
-  MediaSource,
-  SfuMethod,
-  SfuNotificationMessage,
-  SfuNotificationName,
-  SfuNotifications,
-  SfuRequests,
-  SfuResponseMessage,
-} from '../src/signalling/protocol.js';
-
-export interface JoinAnswer {
-  sfuUrl: string;
-  token: string;
-  node: string;
-  you: { displayName: string; role: string };
-}
+import { conferenceJoin } from '../../contracts/rest/conferences.js';
+import {
+  sfuNotificationSchemas,
+  sfuResponseSchemas,
+  type MediaSource,
+  type SfuMethod,
+  type SfuNotificationMessage,
+  type SfuNotificationName,
+  type SfuNotifications,
+  type SfuRequests,
+  type SfuResponseMessage,
+} from '../../contracts/sfu/signalling.js';
+import { api } from './restClient.js';
 
 export class SfuRequestError extends Error {
   constructor(
@@ -33,33 +32,6 @@ export class SfuRequestError extends Error {
   }
 }
 
-export async function signIn(gatewayUrl: string, username: string, password: string): Promise<string> {
-  const res = await fetch(`${gatewayUrl}/api/login`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  if (!res.ok) throw new Error(`sign-in failed: ${res.status}`);
-  return res.headers.get('set-cookie')!.split(';')[0];
-}
-
-export async function api(
-  gatewayUrl: string,
-  method: string,
-  path: string,
-  options: { cookie?: string; body?: unknown } = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${gatewayUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      ...(options.cookie ? { Cookie: options.cookie } : {}),
-    },
-    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
 export class SfuTestClient {
   readonly ws: WebSocket;
   readonly notifications: SfuNotificationMessage[] = [];
@@ -67,8 +39,11 @@ export class SfuTestClient {
   sendTransport: types.Transport | undefined;
   recvTransport: types.Transport | undefined;
   joined: SfuRequests['join'][1] | undefined;
+  /** Messages from the node that did not match the contract (each fails the request or wait it belongs to). */
+  readonly contractViolations: string[] = [];
   #nextId = 1;
   readonly #pending = new Map<number, (m: SfuResponseMessage) => void>();
+  readonly #methodOf = new Map<number, SfuMethod>();
   readonly #waiters: (() => void)[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
 
@@ -79,9 +54,18 @@ export class SfuTestClient {
     ws.on('message', (data) => {
       const message = JSON.parse(data.toString()) as SfuResponseMessage | SfuNotificationMessage;
       if ('notification' in message) {
+        const schema = sfuNotificationSchemas[message.notification];
+        const checked = schema?.safeParse(message.data);
+        if (!checked?.success) this.contractViolations.push(`notification ${message.notification}: ${checked?.error.message ?? 'unknown name'}`);
         this.notifications.push(message);
         for (const wake of this.#waiters.splice(0)) wake();
       } else {
+        const method = this.#methodOf.get(message.id);
+        if (message.ok && method) {
+          const checked = sfuResponseSchemas[method].safeParse(message.data);
+          if (!checked.success) this.contractViolations.push(`response to ${method}: ${checked.error.message}`);
+        }
+        this.#methodOf.delete(message.id);
         this.#pending.get(message.id)?.(message);
         this.#pending.delete(message.id);
       }
@@ -108,7 +92,7 @@ export class SfuTestClient {
       body: { guestToken: auth.guestToken, displayName: auth.displayName },
     });
     if (status !== 200) throw new Error(`join API answered ${status}: ${JSON.stringify(body)}`);
-    const answer = body as unknown as JoinAnswer;
+    const answer = conferenceJoin.parse(body);
     const url = answer.sfuUrl || `${gatewayUrl.replace(/^http/, 'ws')}/sfu`;
     const client = await SfuTestClient.connect(url);
     await client.join(answer.token);
@@ -118,8 +102,10 @@ export class SfuTestClient {
   async request<M extends SfuMethod>(method: M, data: SfuRequests[M][0]): Promise<SfuRequests[M][1]> {
     const id = this.#nextId++;
     const reply = new Promise<SfuResponseMessage>((resolve) => this.#pending.set(id, resolve));
+    this.#methodOf.set(id, method);
     this.ws.send(JSON.stringify({ id, method, data }));
     const message = await reply;
+    this.#assertContract();
     if (!message.ok) throw new SfuRequestError(message.error.code, message.error.message);
     return message.data as SfuRequests[M][1];
   }
@@ -190,6 +176,7 @@ export class SfuTestClient {
   ): Promise<SfuNotifications[N]> {
     const deadline = Date.now() + limitMs;
     for (;;) {
+      this.#assertContract();
       const found = this.notifications.find((n) => n.notification === name && predicate(n.data as SfuNotifications[N]));
       if (found) return found.data as SfuNotifications[N];
       const left = deadline - Date.now();
@@ -206,5 +193,9 @@ export class SfuTestClient {
 
   close(): void {
     this.ws.close();
+  }
+
+  #assertContract(): void {
+    if (this.contractViolations.length) throw new Error(`The SFU broke the signalling contract: ${this.contractViolations.join('; ')}`);
   }
 }
