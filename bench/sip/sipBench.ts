@@ -59,8 +59,6 @@ async function main(): Promise<void> {
       PARLEY_SIP_HOST: '127.0.0.1',
       PARLEY_HTTP_HOST: '127.0.0.1',
       PARLEY_LOG_LEVEL: 'warn',
-      // sipp answers only the first challenge and knows no SHA-256; it is one client for all users.
-      PARLEY_SIP_DIGEST_ALGORITHMS: 'MD5',
       PARLEY_SIP_RATE_PER_IP: '0',
     },
     stdio: ['ignore', 'ignore', 'inherit'],

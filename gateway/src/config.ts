@@ -38,8 +38,12 @@ const envSchema = z.object({
   PARLEY_SIP_HOST: z.string().default('0.0.0.0'),
   /** Host put into Via and Record-Route for UDP/TCP peers; defaults to 127.0.0.1 for the localhost domain, else the domain. */
   PARLEY_SIP_ADVERTISED_HOST: z.string().optional(),
-  /** Digest algorithms offered, most preferred first (RFC 8760 order; clients use the first they support). */
-  PARLEY_SIP_DIGEST_ALGORITHMS: z.string().default('SHA-256,MD5'),
+  /**
+   * Digest algorithms offered, most preferred first (RFC 8760: a client answers the topmost it
+   * supports). MD5 alone by default: baresip 1.0 (libre) refuses a whole 401 that carries any
+   * challenge it does not know, and sipp and JsSIP know only MD5. See the README.
+   */
+  PARLEY_SIP_DIGEST_ALGORITHMS: z.string().default('MD5'),
   PARLEY_SIP_NONCE_TTL_SECONDS: int(300, 5),
   PARLEY_SIP_MAX_MESSAGE_BYTES: int(65535, 1024, 1 << 20),
   PARLEY_SIP_MAX_HEADERS: int(128, 16, 1024),

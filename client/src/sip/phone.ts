@@ -10,6 +10,7 @@ import type { Profile } from '../api/apiClient';
 import { openLocalMedia } from '../media/devices';
 import { ringback, ringtone } from '../media/ringtone';
 import { describeFailure } from './callErrors';
+import { answerAsDtlsServer } from './dtlsRole';
 import { Emitter } from '../util/emitter';
 
 export type RegistrationState = 'connecting' | 'registered' | 'reconnecting' | 'failed' | 'stopped';
@@ -277,6 +278,7 @@ export class Phone extends Emitter<PhoneEvents> {
 
   #wire(session: RTCSession, call: CallState): void {
     const attachPc = (pc: RTCPeerConnection) => {
+      answerAsDtlsServer(pc);
       const remote = new MediaStream();
       pc.addEventListener('track', (ev) => {
         remote.addTrack(ev.track);

@@ -1,19 +1,20 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { DigestAlgorithmName } from '../../config.js';
 import { computeHa1 } from '../../directory/passwords.js';
 import { parseMessage } from '../core/parser.js';
 import type { SipRequest } from '../core/message.js';
-import { DigestAuthenticator, parseDigestCredentials } from './digestAuthenticator.js';
+import { challengeOrder, DigestAuthenticator, parseDigestCredentials } from './digestAuthenticator.js';
 import { NonceManager } from './nonceManager.js';
 
 const REALM = 'example.org';
 const PASSWORD = 'hunter2hunter2';
 
-function setup(now = () => 1_000_000) {
+function setup(now = () => 1_000_000, algorithms: DigestAlgorithmName[] = ['MD5', 'SHA-256']) {
   const nonces = new NonceManager({ ttlSeconds: 60, slots: 8, now });
   const auth = new DigestAuthenticator({
     realm: REALM,
-    algorithms: ['SHA-256', 'MD5'],
+    algorithms,
     nonces,
     credentials: {
       async ha1Candidates(user, hash) {
@@ -52,15 +53,30 @@ function answer(nonce: string, alg: 'MD5' | 'SHA-256', opts: { password?: string
 }
 
 describe('DigestAuthenticator', () => {
-  it('challenges with one WWW-Authenticate per algorithm, SHA-256 first (RFC 8760)', () => {
+  it('challenges with one WWW-Authenticate per algorithm in the configured order (RFC 8760), MD5 first by default', () => {
     const { auth } = setup();
     const res = auth.challenge(request(), 'www');
     expect(res.status).toBe(401);
     const challenges = res.getAll('www-authenticate');
     expect(challenges).toHaveLength(2);
-    expect(challenges[0]).toMatch(/algorithm=SHA-256/);
-    expect(challenges[1]).toMatch(/algorithm=MD5/);
+    // Phones that read only the first challenge (baresip, sipp) find MD5 there.
+    expect(challenges[0]).toMatch(/algorithm=MD5/);
+    expect(challenges[1]).toMatch(/algorithm=SHA-256/);
     expect(challenges[0]).toMatch(/qop="auth"/);
+    const preferSha = setup(undefined, ['SHA-256', 'MD5']).auth.challenge(request(), 'www').getAll('www-authenticate');
+    expect(preferSha.map((c) => /algorithm=(\S+?),/.exec(c)![1])).toEqual(['SHA-256', 'MD5']);
+  });
+
+  it('puts MD5 last on WebSocket, where browser SIP stacks read only the last challenge', () => {
+    for (const order of [['MD5', 'SHA-256'], ['SHA-256', 'MD5']] as DigestAlgorithmName[][]) {
+      const { auth } = setup(undefined, order);
+      for (const protocol of ['ws', 'wss'] as const) {
+        const challenges = auth.challenge(request(), 'proxy', false, protocol).getAll('proxy-authenticate');
+        expect(challenges.map((c) => /algorithm=(\S+?),/.exec(c)![1])).toEqual(['SHA-256', 'MD5']);
+      }
+    }
+    expect(challengeOrder(['SHA-256'], 'ws')).toEqual(['SHA-256']);
+    expect(challengeOrder(['MD5', 'SHA-256'], 'tcp')).toEqual(['MD5', 'SHA-256']);
   });
 
   it.each(['MD5', 'SHA-256'] as const)('accepts a correct %s response and refuses its replay', async (alg) => {

@@ -9,6 +9,7 @@ import { digestHash, type DigestHash } from '../../directory/passwords.js';
 import { splitOutside, unquote } from '../core/grammar.js';
 import { createResponse, type SipRequest, type SipResponse } from '../core/message.js';
 import type { LoginThrottle } from '../../session/loginThrottle.js';
+import type { TransportProtocol } from '../transport/flow.js';
 import type { NonceManager } from './nonceManager.js';
 
 /** Where HA1 values come from: the account, and every live web session's SIP credential. */
@@ -108,15 +109,25 @@ export class DigestAuthenticator {
     return { ok: true, username };
   }
 
-  /** A 401 or 407 carrying one challenge per configured algorithm, in preference order. */
-  challenge(req: SipRequest, kind: AuthKind, stale = false): SipResponse {
+  /**
+   * A 401 or 407 carrying one challenge per configured algorithm, in preference order — except
+   * on WebSocket, where MD5 goes last: browser SIP stacks (JsSIP) keep only the last challenge
+   * of a response and know only MD5.
+   */
+  challenge(req: SipRequest, kind: AuthKind, stale = false, protocol: TransportProtocol = 'udp'): SipResponse {
     const nonce = this.#opts.nonces.issue();
-    const headers: Array<[string, string]> = this.#opts.algorithms.map((alg) => [
+    const headers: Array<[string, string]> = challengeOrder(this.#opts.algorithms, protocol).map((alg) => [
       kind === 'www' ? 'WWW-Authenticate' : 'Proxy-Authenticate',
       `Digest realm="${this.#opts.realm}", nonce="${nonce}", opaque="${this.#opaque}", algorithm=${alg}, qop="auth"${stale ? ', stale=true' : ''}`,
     ]);
     return createResponse(req, kind === 'www' ? 401 : 407, { headers });
   }
+}
+
+/** The algorithms to challenge with on a flow of this protocol, in header order. */
+export function challengeOrder(algorithms: readonly DigestAlgorithmName[], protocol: TransportProtocol): DigestAlgorithmName[] {
+  if ((protocol !== 'ws' && protocol !== 'wss') || !algorithms.includes('MD5')) return [...algorithms];
+  return [...algorithms.filter((a) => a !== 'MD5'), 'MD5'];
 }
 
 /** Parses `Digest a=b, c="d"`; returns undefined for other schemes. */

@@ -45,6 +45,9 @@ export function parseNameAddr(value: string): NameAddr {
   const semi = v.indexOf(';');
   const uriPart = semi >= 0 ? v.slice(0, semi) : v;
   if (/[\s"]/.test(uriPart.trim())) throw new NameAddrParseError('addr-spec with spaces or quotes needs <>');
+  // RFC 3261 §20: a URI with a comma, question mark or semicolon must be in <> (its ';' would
+  // read as header parameters here, and '?' headers are only allowed inside <>).
+  if (/[?,]/.test(uriPart)) throw new NameAddrParseError('a URI with "?" or "," needs <>');
   return new NameAddr(parseUri(uriPart.trim()), undefined, parseParams(semi >= 0 ? v.slice(semi) : ''));
 }
 

@@ -13,8 +13,8 @@ import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../../../test
 let gw: TestGateway;
 const uas: JsSIP.UA[] = [];
 
-function ua(user: string, password = TEST_PASSWORD): JsSIP.UA {
-  const socket = new JsSIP.WebSocketInterface(`ws://127.0.0.1:${gw.httpPort}/sip`);
+function ua(user: string, password = TEST_PASSWORD, on: TestGateway = gw): JsSIP.UA {
+  const socket = new JsSIP.WebSocketInterface(`ws://127.0.0.1:${on.httpPort}/sip`);
   const u = new JsSIP.UA({ sockets: [socket], uri: `sip:${user}@localhost`, password, register: true, user_agent: 'JsSIP-test' });
   uas.push(u);
   return u;
@@ -110,4 +110,22 @@ describe('JsSIP over WebSocket', () => {
     });
     expect(result).toMatch(/400/);
   });
+
+  it.each(['MD5,SHA-256', 'SHA-256,MD5'])(
+    'still registers when the operator offers SHA-256 too (%s): MD5 comes last on WebSocket, where JsSIP looks',
+    async (algorithms) => {
+      const withSha = await startTestGateway({ PARLEY_SIP_DIGEST_ALGORITHMS: algorithms });
+      try {
+        await withSha.addUser('carol');
+        const carol = ua('carol', TEST_PASSWORD, withSha);
+        const registered = once(carol, 'registered');
+        carol.start();
+        await registered;
+        expect(await withSha.gateway.locations.list('carol@localhost')).toHaveLength(1);
+        carol.stop();
+      } finally {
+        await withSha.stop();
+      }
+    },
+  );
 });

@@ -43,6 +43,8 @@ export interface ProxyOptions {
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER']);
 export const ALLOWED_METHODS = 'INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, PRACK';
 const KNOWN_METHODS = new Set([...ALLOWED_METHODS.split(', '), 'REGISTER', 'PUBLISH']);
+/** Option tags the gateway supports where it is the UAS (RFC 3327 Path, RFC 5626 outbound). */
+const SERVER_EXTENSIONS = new Set(['path', 'outbound']);
 const LOOP_PREFIX = 'z9hG4bKP';
 
 export class Proxy {
@@ -106,6 +108,13 @@ export class Proxy {
       return reply(501);
     }
 
+    // A call's body must be a session description the gateway can read (RFC 3261 §8.2.3):
+    // said before authentication, as it reveals nothing.
+    if (req.method === 'INVITE') {
+      const refusal = unsupportedCallBody(req);
+      if (refusal) return reply(415, undefined, [refusal]);
+    }
+
     const username = await this.#authenticate(req, st);
     if (!username) return;
 
@@ -156,7 +165,7 @@ export class Proxy {
     const auth = await this.#o.authenticator.authenticate(req, 'proxy', st.flow.remoteAddress);
     if (!auth.ok) {
       if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
-        st.respond(this.#o.authenticator.challenge(req, 'proxy', auth.stale));
+        st.respond(this.#o.authenticator.challenge(req, 'proxy', auth.stale, st.flow.protocol));
       } else {
         this.#log.info({ method: req.method, ip: st.flow.remoteAddress, reason: auth.reason }, 'SIP request refused: authentication failed');
         st.respond(createResponse(req, 403, refusal(auth)));
@@ -271,12 +280,18 @@ export class Proxy {
   }
 
   #answerOptions(req: SipRequest, st: ServerTransaction): void {
+    // Here the gateway is the UAS: it must honour Require (RFC 3261 §8.2.2.3).
+    const unsupported = req.list('require').filter((tag) => !SERVER_EXTENSIONS.has(tag.toLowerCase()));
+    if (unsupported.length) {
+      st.respond(createResponse(req, 420, { headers: [['Unsupported', unsupported.join(', ')]] }));
+      return;
+    }
     st.respond(
       createResponse(req, 200, {
         headers: [
           ['Allow', ALLOWED_METHODS],
           ['Accept', 'application/sdp'],
-          ['Supported', 'path, outbound'],
+          ['Supported', [...SERVER_EXTENSIONS].join(', ')],
         ],
       }),
     );
@@ -457,4 +472,13 @@ function loopHash(req: SipRequest): string {
     .hash('sha1', `${req.uri}\0${fromTag}\0${toTag}\0${req.callId}\0${req.cseq.seq}\0${req.list('route').join(',')}`, 'base64url')
     .slice(0, 12)
     .replace(/[-_]/g, 'x');
+}
+
+/** The Accept or Accept-Encoding header a 415 needs when a call's body is not plain SDP, else undefined. */
+function unsupportedCallBody(req: SipRequest): [string, string] | undefined {
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity') return ['Accept-Encoding', 'identity'];
+  if (!req.body.length) return undefined;
+  const type = (req.get('content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+  return type === 'application/sdp' ? undefined : ['Accept', 'application/sdp'];
 }

@@ -7,7 +7,8 @@ let gw: TestGateway;
 const clients: SipClient[] = [];
 
 beforeAll(async () => {
-  gw = await startTestGateway({ PARLEY_SIP_MIN_EXPIRES: '60', PARLEY_SIP_MAX_BINDINGS_PER_USER: '3' });
+  // Both digest algorithms on (the default is MD5 alone), so both answers can be checked.
+  gw = await startTestGateway({ PARLEY_SIP_MIN_EXPIRES: '60', PARLEY_SIP_MAX_BINDINGS_PER_USER: '3', PARLEY_SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256' });
   for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'guessed']) await gw.addUser(u);
 });
 
@@ -25,7 +26,7 @@ async function client(user: string, transport: 'udp' | 'tcp' = 'udp') {
 const bindings = (user: string) => gw.gateway.locations.list(`${user}@localhost`);
 
 describe('registrar', () => {
-  it('challenges a REGISTER with 401 and accepts MD5 and SHA-256 digest answers', async () => {
+  it('challenges a REGISTER with 401 and, with SHA-256 enabled, accepts MD5 and SHA-256 digest answers', async () => {
     const c = await client('alice');
     const ok = await register(c, TEST_PASSWORD, { algorithm: 'MD5' });
     expect(ok.status).toBe(200);

@@ -14,6 +14,9 @@ import type { ServerTransaction } from '../transaction/serverTransaction.js';
 import type { Flow } from '../transport/flow.js';
 import { bindingKey, type Binding, type LocationStore } from './locationStore.js';
 
+/** Option tags a REGISTER may Require of this registrar (RFC 5626 outbound, RFC 3327 Path). */
+const REGISTRAR_EXTENSIONS = new Set(['outbound', 'path']);
+
 export interface RegistrarOptions {
   domain: LocalDomain;
   accounts: AccountStore;
@@ -46,15 +49,24 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
     if (!(ruri instanceof SipUri)) return reply(416);
     if (!this.#o.domain.isLocalHost(ruri.host, ruri.port)) return reply(403, 'Not Our Domain');
 
-    // The AOR comes from To (RFC 3261 §10.3 step 5).
+    // The AOR comes from To (RFC 3261 §10.3 step 5); it must be a SIP or SIPS URI (RFC 4475 §3.3.4).
     const to = req.to.uri;
-    if (!(to instanceof SipUri) || !to.user) return reply(404, 'Not Found');
+    if (!(to instanceof SipUri)) return reply(400, 'To Must Be a SIP URI');
+    if (!to.user) return reply(404, 'Not Found');
     if (!this.#o.domain.isLocalDomain(to.host)) return reply(403, 'Not Our Domain');
+    // A malformed request is refused as such before any challenge.
+    try {
+      void req.contacts;
+    } catch {
+      return reply(400, 'Malformed Contact');
+    }
+    const requireTags = req.list('require').filter((tag) => !REGISTRAR_EXTENSIONS.has(tag.toLowerCase()));
+    if (requireTags.length) return reply(420, undefined, [['Unsupported', requireTags.join(', ')]]);
 
     const auth = await this.#o.authenticator.authenticate(req, 'www', tx.flow.remoteAddress);
     if (!auth.ok) {
       if (auth.reason === 'missing' || auth.reason === 'stale' || auth.reason === 'malformed') {
-        return tx.respond(this.#o.authenticator.challenge(req, 'www', auth.stale));
+        return tx.respond(this.#o.authenticator.challenge(req, 'www', auth.stale, tx.flow.protocol));
       }
       this.#o.logger.info({ user: to.userUnescaped, ip: tx.flow.remoteAddress, reason: auth.reason }, 'SIP registration refused');
       const { reason, headers } = refusal(auth);

@@ -255,11 +255,13 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
 
   /**
    * Where a response goes (RFC 3261 §18.2.2, RFC 3581): back over the flow the request came
-   * on when it is a live connection, else to the Via's received/rport address over UDP.
+   * on when it is a live connection, else to the Via's received/rport address over UDP. A
+   * request that arrived over UDP is answered over UDP even when its Via names another
+   * transport (RFC 4475 sends several such): the transport it came on is the one that works.
    */
   responseFlow(via: Via, requestFlow?: Flow): Flow | undefined {
     if (requestFlow?.reliable) return requestFlow.closed ? undefined : requestFlow;
-    if (via.transport !== 'UDP') return undefined;
+    if (via.transport !== 'UDP' && requestFlow?.protocol !== 'udp') return undefined;
     const host = via.params.get('received') ?? via.host;
     const rport = via.params.get('rport');
     const port = rport ? Number(rport) : (via.port ?? 5060);
