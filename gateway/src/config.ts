@@ -99,6 +99,8 @@ const envSchema = z.object({
   // Embedding (widget.js)
   /** Origins (scheme://host[:port], comma-separated) whose pages may frame Parley's widgets; empty = none. */
   PARLEY_EMBED_ORIGINS: z.string().default(''),
+  /** Origins whose web pages may use XMPP over BOSH (CORS), e.g. Converse.js on a portal. */
+  PARLEY_XMPP_BOSH_ORIGINS: z.string().default(''),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -147,6 +149,8 @@ export interface GatewayConfig {
     mucHistory: number;
     uploadMaxBytes: number;
     uploadSlotSeconds: number;
+    /** Other sites' origins allowed to call /http-bind from their pages (CORS). */
+    boshOrigins: string[];
   };
   media: {
     iceServers: IceServer[];
@@ -202,7 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (!embeddedSfu && !(sfu.REDIS_URL && sfu.PARLEY_SFU_SECRET)) {
     throw new ConfigError('PARLEY_SFU_EMBEDDED=false needs REDIS_URL and PARLEY_SFU_SECRET, shared with the SFU nodes');
   }
-  const embedOrigins = e.PARLEY_EMBED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean).map(embedOrigin);
+  const embedOrigins = originList('PARLEY_EMBED_ORIGINS', e.PARLEY_EMBED_ORIGINS);
+  const boshOrigins = originList('PARLEY_XMPP_BOSH_ORIGINS', e.PARLEY_XMPP_BOSH_ORIGINS);
   const turnUrls = e.PARLEY_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
   return {
     http: {
@@ -253,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       mucHistory: e.PARLEY_MUC_HISTORY,
       uploadMaxBytes: e.PARLEY_UPLOAD_MAX_BYTES,
       uploadSlotSeconds: e.PARLEY_UPLOAD_SLOT_SECONDS,
+      boshOrigins,
     },
     media: {
       iceServers,
@@ -273,16 +279,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   };
 }
 
-/** An origin exactly as browsers send it (scheme://host[:port], no path), or a ConfigError. */
-function embedOrigin(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`PARLEY_EMBED_ORIGINS: "${value}" is not an origin like https://www.example.org`);
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value.replace(/\/$/, '')) {
-    throw new ConfigError(`PARLEY_EMBED_ORIGINS: "${value}" must be only scheme://host[:port], like https://www.example.org`);
-  }
-  return url.origin;
+/** A comma-separated list of origins exactly as browsers send them (scheme://host[:port], no path), or a ConfigError. */
+function originList(variable: string, list: string): string[] {
+  return list
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+    .map((value) => {
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new ConfigError(`${variable}: "${value}" is not an origin like https://www.example.org`);
+      }
+      if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value.replace(/\/$/, '')) {
+        throw new ConfigError(`${variable}: "${value}" must be only scheme://host[:port], like https://www.example.org`);
+      }
+      return url.origin;
+    });
 }

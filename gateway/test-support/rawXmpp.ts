@@ -28,6 +28,11 @@ export class RawXmpp {
     this.#socket.write(data);
   }
 
+  /** Exactly these bytes (for encodings tests). */
+  writeBytes(data: Buffer): void {
+    this.#socket.write(data);
+  }
+
   /** Waits until what was received (since `from`) matches. */
   async waitFor(re: RegExp, timeoutMs = 5000, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;

@@ -37,12 +37,16 @@ export class XmppListeners {
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: server.config.maxStanzaBytes + 1024,
+      // The transport checks UTF-8 itself, so a bad message ends the stream with an XMPP error
+      // (and <close/>) rather than a bare WebSocket close.
+      skipUTF8Validation: true,
       handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),
     });
     this.bosh = new BoshServer({
       maxStanzaBytes: server.config.maxStanzaBytes,
       maxWaitSeconds: BOSH_WAIT_SECONDS,
       inactivitySeconds: 60,
+      allowedOrigins: server.config.boshOrigins,
       logger: options.logger,
       createSession: (t) => server.createSession(t),
     });

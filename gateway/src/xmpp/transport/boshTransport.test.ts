@@ -7,7 +7,7 @@ import { befriend, connect, isMessageFrom, xml } from '../../../test-support/xmp
 let gw: TestGateway;
 
 beforeAll(async () => {
-  gw = await startTestGateway();
+  gw = await startTestGateway({ PARLEY_XMPP_BOSH_ORIGINS: 'https://portal.example.edu' });
   await gw.addUser('alice');
   await gw.addUser('bob');
   const a = await connect(gw, 'alice', TEST_PASSWORD, { resource: 'setup' });
@@ -72,5 +72,37 @@ describe('BOSH', () => {
     expect(await bad.post()).toMatch(/condition="item-not-found"/);
     const res = await fetch(`${gw.url}/http-bind`, { method: 'POST', body: '<not-a-body/>' });
     expect(res.status).toBe(400);
+  });
+
+  it('answers CORS for the origins the operator allows, and nothing for other sites', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${gw.url}/http-bind`, {
+        method: 'OPTIONS',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+      });
+    const ok = await preflight('https://portal.example.edu');
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://portal.example.edu');
+    expect(ok.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toMatch(/content-type/);
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    const other = await preflight('https://evil.example.net');
+    expect(other.status).toBe(403);
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+
+    const body = `<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='localhost' wait='1' hold='1' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>`;
+    const post = (origin: string) => fetch(`${gw.url}/http-bind`, { method: 'POST', headers: { Origin: origin, 'Content-Type': 'text/xml' }, body });
+    const allowed = await post('https://portal.example.edu');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://portal.example.edu');
+    expect(allowed.headers.get('vary')).toMatch(/Origin/);
+    expect(await allowed.text()).toMatch(/sid=/);
+    expect((await post('https://evil.example.net')).headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('refuses a body that is not UTF-8 with bad-request', async () => {
+    const body = Buffer.concat([Buffer.from(`<body rid='1' xmlns='http://jabber.org/protocol/httpbind' to='localhost'>`), Buffer.from([0xc3, 0x28]), Buffer.from('</body>')]);
+    const res = await fetch(`${gw.url}/http-bind`, { method: 'POST', headers: { 'Content-Type': 'text/xml' }, body });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/condition=['"]bad-request['"]/);
   });
 });

@@ -19,6 +19,8 @@ export interface BoshOptions {
   maxWaitSeconds: number;
   /** A session with no request for this long is gone. */
   inactivitySeconds: number;
+  /** Other sites whose pages may call this endpoint (CORS); same-origin pages need no entry. */
+  allowedOrigins: readonly string[];
   logger: Logger;
   createSession(transport: StreamTransport): void;
 }
@@ -252,8 +254,23 @@ export class BoshServer {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, remoteAddress: string, secure: boolean): Promise<void> {
+    // CORS (a web XMPP client on another site): allowed origins get the headers, others none,
+    // so their browsers refuse. No credentials: BOSH authenticates in the stream (SASL).
+    const origin = req.headers.origin;
+    const allowed = origin !== undefined && this.o.allowedOrigins.includes(origin);
+    res.setHeader('Vary', 'Origin');
+    if (allowed) res.setHeader('Access-Control-Allow-Origin', origin);
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { Allow: 'POST, OPTIONS' });
+      if (allowed) {
+        res.writeHead(204, {
+          Allow: 'POST, OPTIONS',
+          'Access-Control-Allow-Methods': 'POST, OPTIONS',
+          'Access-Control-Allow-Headers': 'Content-Type',
+          'Access-Control-Max-Age': '86400',
+        });
+      } else {
+        res.writeHead(origin === undefined ? 204 : 403, { Allow: 'POST, OPTIONS' });
+      }
       res.end();
       return;
     }
@@ -275,7 +292,7 @@ export class BoshServer {
     }
     let body: Element;
     try {
-      body = parseBody(Buffer.concat(chunks).toString('utf8'));
+      body = parseBody(UTF8.decode(Buffer.concat(chunks)));
     } catch (err) {
       res.writeHead(400, { 'Content-Type': 'text/xml; charset=utf-8' });
       res.end(el('body', { xmlns: NS.bosh, type: 'terminate', condition: 'bad-request' }).toString());
@@ -313,6 +330,9 @@ export class BoshServer {
     for (const s of [...this.#sessions.values()]) s.closeStream(el('stream:error', {}, el('system-shutdown', { xmlns: 'urn:ietf:params:xml:ns:xmpp-streams' })));
   }
 }
+
+/** Strict: a body that is not UTF-8 is a bad request, not text with U+FFFD in it. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function parseBody(text: string): Element {
   const e = parseXml(text) as Element;

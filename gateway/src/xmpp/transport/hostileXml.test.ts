@@ -51,6 +51,26 @@ async function expectStreamError(raw: RawXmpp, condition: string): Promise<void>
 }
 
 describe('hostile XMPP input', () => {
+  it('a stanza with bytes that are not UTF-8 ends the stream with <not-well-formed/> and goes nowhere', async () => {
+    const raw = await signedIn();
+    const mark = raw.received.length;
+    // To mallory herself: if it were delivered, it would come back on this stream.
+    raw.writeBytes(Buffer.concat([Buffer.from(`<message to='mallory@localhost' type='chat'><body>bad `), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('</body></message>')]));
+    await expectStreamError(raw, 'not-well-formed');
+    expect(raw.received.slice(mark)).not.toMatch(/<message/);
+  });
+
+  it('a character split across two TCP packets is fine', async () => {
+    const raw = await signedIn();
+    raw.write(`<presence/>`);
+    const e = Buffer.from('é');
+    raw.writeBytes(Buffer.concat([Buffer.from(`<message to='mallory@localhost' type='chat'><body>caf`), e.subarray(0, 1)]));
+    await new Promise((r) => setTimeout(r, 50));
+    raw.writeBytes(Buffer.concat([e.subarray(1), Buffer.from('</body></message>')]));
+    await raw.waitFor(/<body>café<\/body>/);
+    raw.destroy();
+  });
+
   it('malformed XML ends the stream with <not-well-formed/>', async () => {
     const raw = await RawXmpp.open(gw.xmppPort);
     raw.openStream();

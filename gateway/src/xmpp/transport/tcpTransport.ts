@@ -97,8 +97,8 @@ export class TcpTransport implements StreamTransport {
   }
 
   #attach(socket: net.Socket): void {
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => this.#parser.write(chunk));
+    // Bytes, not strings: the parser decodes UTF-8 strictly (Node's decoding would hide bad bytes).
+    socket.on('data', (chunk: Buffer) => this.#parser.writeBytes(chunk));
     socket.on('error', () => {});
     socket.once('close', () => {
       this.#closed = true;

@@ -1,15 +1,19 @@
 /**
- * XMPP over WebSocket (RFC 7395): one complete element per message, <open/> and <close/>
- * framing in urn:ietf:params:xml:ns:xmpp-framing, every stanza carrying its own namespace.
+ * XMPP over WebSocket (RFC 7395): one complete element per text message (§3.3.3), <open/> and
+ * <close/> framing in urn:ietf:params:xml:ns:xmpp-framing, every stanza carrying its own
+ * namespace. A message that is not exactly one well-formed element, or not UTF-8 text, ends
+ * the stream with <not-well-formed/> before anything in it is acted on.
  */
 import type { Element } from 'ltx';
 import type { WebSocket } from 'ws';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
-import { el } from '../core/xml.js';
+import { el, StreamError } from '../core/xml.js';
 import type { StreamReceiver, StreamTransport } from './streamTransport.js';
 import { XmlStreamParser } from './xmlStreamParser.js';
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
+/** Strict: invalid bytes throw instead of turning into U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 export class WebSocketTransport implements StreamTransport {
   readonly kind = 'websocket' as const;
@@ -17,6 +21,8 @@ export class WebSocketTransport implements StreamTransport {
   #receiver!: StreamReceiver;
   #parser: XmlStreamParser;
   #closed = false;
+  /** Elements the message being read has produced. */
+  #inMessage: Element[] = [];
 
   constructor(
     private readonly ws: WebSocket,
@@ -27,16 +33,13 @@ export class WebSocketTransport implements StreamTransport {
     this.#parser = new XmlStreamParser(
       {
         streamStart: () => {},
-        element: (e) => this.#onFrame(e),
+        element: (e) => this.#inMessage.push(e),
         streamEnd: () => {},
         error: (err) => this.#receiver.onStreamError(err),
       },
       { maxStanzaBytes, fragments: true },
     );
-    ws.on('message', (data) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-      this.#parser.write(text);
-    });
+    ws.on('message', (data, isBinary) => this.#onMessage(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer), isBinary));
     ws.on('close', () => {
       this.#closed = true;
       this.#receiver?.onTransportClosed();
@@ -74,6 +77,30 @@ export class WebSocketTransport implements StreamTransport {
 
   restartStream(): void {
     // The client sends a new <open/> on the same connection; nothing to reset.
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#parser.failed) return;
+    if (isBinary) return this.#malformed('XMPP over WebSocket uses text messages (RFC 7395 §3.2)');
+    let text: string;
+    try {
+      text = UTF8.decode(data);
+    } catch {
+      return this.#malformed('the message is not valid UTF-8');
+    }
+    this.#inMessage = [];
+    this.#parser.write(text);
+    if (this.#parser.failed) return;
+    const frames = this.#inMessage;
+    this.#inMessage = [];
+    if (frames.length !== 1 || this.#parser.insideElement) {
+      return this.#malformed('a WebSocket message holds exactly one complete XML element (RFC 7395 §3.3.3)');
+    }
+    this.#onFrame(frames[0]);
+  }
+
+  #malformed(text: string): void {
+    this.#receiver.onStreamError(new StreamError('not-well-formed', text));
   }
 
   #onFrame(e: Element): void {

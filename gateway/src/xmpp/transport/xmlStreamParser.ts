@@ -6,7 +6,9 @@
  * "billion laughs"), comments and processing instructions end the stream with
  * <restricted-xml/>; saxes itself refuses undefined entities and malformed XML
  * (<not-well-formed/>). A stanza larger than the limit ends the stream with <policy-violation/>
- * as soon as the limit is crossed, so memory stays bounded.
+ * as soon as the limit is crossed, so memory stays bounded. Bytes that are not UTF-8 (RFC 6120
+ * §11.6 requires it) and, between elements in fragment framing, text end it with
+ * <not-well-formed/>.
  */
 import { Element } from 'ltx';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
@@ -43,6 +45,8 @@ export class XmlStreamParser {
   #depth = 0;
   #stanzaStart = 0;
   #failed = false;
+  /** Streaming and strict: an invalid byte sequence throws instead of becoming U+FFFD. */
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
 
   constructor(handlers: XmlStreamHandlers, options: XmlStreamParserOptions) {
     this.#h = handlers;
@@ -74,8 +78,26 @@ export class XmlStreamParser {
     }
   }
 
+  /** Raw bytes off the wire (a chunk may end inside a multi-byte character). */
+  writeBytes(chunk: Uint8Array): void {
+    if (this.#failed) return;
+    let text: string;
+    try {
+      text = this.#decoder.decode(chunk, { stream: true });
+    } catch {
+      this.#fail(new StreamError('not-well-formed', 'the stream is not valid UTF-8'));
+      return;
+    }
+    this.write(text);
+  }
+
   get failed(): boolean {
     return this.#failed;
+  }
+
+  /** Whether a top-level element has begun and not yet ended. */
+  get insideElement(): boolean {
+    return this.#depth >= 2;
   }
 
   #fail(err: StreamError): void {
@@ -129,6 +151,7 @@ export class XmlStreamParser {
     }
     const top = this.#stack[this.#stack.length - 1];
     if (top) top.t(t);
-    // Text between stanzas (whitespace keep-alives) is ignored.
+    // Between stanzas only whitespace (keep-alives) may appear; framed input has nothing else.
+    else if (this.#fragments && t.trim()) this.#fail(new StreamError('not-well-formed', 'text outside an element'));
   }
 }
