@@ -38,5 +38,9 @@ if [ "${PARLEY_MEDIASOUP_PREBUILT:-0}" != 1 ]; then
   bash scripts/build-mediasoup-worker.sh
 fi
 
+if [ "$want_test" = 1 ]; then
+  bash scripts/jazzer-compat.sh
+fi
+
 say "Building"
 npm run --silent build

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs everything the tests need (Debian and npm packages), builds, checks the
 # types and the import rules between the parts (dependency-cruiser), then runs the
-# unit/integration tests (Vitest) and the browser tests (Playwright + Debian Chromium), both
-# inside a loopback-only network namespace.
+# unit/integration tests (Vitest), the browser tests (Playwright + Debian Chromium) and a short
+# fuzzing run (Jazzer.js), all inside a loopback-only network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -14,3 +14,6 @@ echo "==> Unit and integration tests"
 bash scripts/isolated.sh npx vitest run "$@"
 echo "==> Browser tests"
 bash scripts/isolated.sh npx playwright test
+echo "==> Fuzzing (30 s per target; npm run fuzz runs longer)"
+npm run --silent build:fuzz
+bash scripts/isolated.sh npx tsx fuzz/runFuzzers.ts --seconds "${PARLEY_FUZZ_SECONDS:-30}"

@@ -14,7 +14,10 @@ import { LoginThrottle } from '../session/loginThrottle.js';
 import type { Logger } from '../../../server-common/logger.js';
 import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
 import { NonceManager } from './auth/nonceManager.js';
-import { createResponse, type SipRequest } from './core/message.js';
+import { createResponse, CSeqParseError, type SipRequest } from './core/message.js';
+import { NameAddrParseError } from './core/nameAddr.js';
+import { UriParseError } from './core/uri.js';
+import { ViaParseError } from './core/via.js';
 import { LocalDomain } from './localDomain.js';
 import { Proxy } from './proxy/proxy.js';
 import { RouteTokenSigner } from './proxy/routeToken.js';
@@ -24,6 +27,9 @@ import type { ServerTransaction } from './transaction/serverTransaction.js';
 import { TransactionLayer } from './transaction/transactionLayer.js';
 import type { TimerValues } from './transaction/timers.js';
 import { TransportLayer } from './transport/transportLayer.js';
+
+/** What reading a malformed header throws. */
+const HEADER_PARSE_ERRORS = [NameAddrParseError, UriParseError, ViaParseError, CSeqParseError];
 
 export interface SipServiceOptions {
   config: GatewayConfig;
@@ -150,8 +156,17 @@ export class SipService {
   #dispatch(req: SipRequest, st: ServerTransaction): void {
     const handler = req.method === 'REGISTER' ? this.#registrar!.handle(req, st) : this.#proxy!.handleRequest(req, st);
     handler.catch((err: unknown) => {
+      if (st.isFinal) return;
+      // Headers are parsed when a handler first reads them: one that does not parse is the
+      // request's fault (400, RFC 3261 §21.4.1), not ours.
+      if (HEADER_PARSE_ERRORS.some((E) => err instanceof E)) {
+        this.#log.debug({ method: req.method, callId: req.callId, err: (err as Error).message }, 'SIP request with a malformed header');
+        const why = (err as Error).message.replace(/["\\]/g, "'");
+        st.respond(createResponse(req, 400, { reason: 'Malformed Header', headers: [['Warning', `399 ${this.domain.advertisedHost} "${why}"`]] }));
+        return;
+      }
       this.#log.error({ err, method: req.method, callId: req.callId }, 'SIP request handling failed');
-      if (!st.isFinal) st.respond(createResponse(req, 500));
+      st.respond(createResponse(req, 500));
     });
   }
 }

@@ -73,6 +73,7 @@ describe('hostile and malformed SIP', () => {
     ['a REGISTER that Requires an unknown extension', 420, () => [...without(head('REGISTER'), 'To'), 'To: <sip:alice@localhost>', 'Require: frobnication', ...end]],
     ['a REGISTER whose To is not a SIP URI', 400, () => [...without(head('REGISTER'), 'To'), 'To: <tel:+15551234567>', ...end]],
     ['a call whose body is compressed', 415, () => [...head('INVITE', 'sip:alice@localhost'), 'Content-Type: application/sdp', 'Content-Encoding: gzip', 'Content-Length: 4', '', 'abcd']],
+    ['a call whose session description does not parse', 488, () => [...head('INVITE', 'sip:alice@localhost'), 'Content-Type: application/sdp', 'Content-Length: 10', '', 'v=0\r\nhello']],
     ['a call whose body is not SDP', 415, () => [...head('INVITE', 'sip:alice@localhost'), 'Content-Type: text/plain', 'Content-Length: 4', '', 'abcd']],
     ['a Contact with "?" outside <>', 400, () => [...without(head('REGISTER'), 'To'), 'To: <sip:alice@localhost>', 'Contact: sip:alice@127.0.0.1?Route=x', ...end]],
     ['two hundred headers', 513, () => [...head(), ...Array.from({ length: 200 }, (_, i) => `X-Flood-${i}: x`), ...end]],

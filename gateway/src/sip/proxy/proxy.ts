@@ -19,6 +19,7 @@ import { SipUri, parseUri } from '../core/uri.js';
 import { parseVia } from '../core/via.js';
 import type { LocalDomain } from '../localDomain.js';
 import type { Binding, LocationStore } from '../registrar/locationStore.js';
+import { hasVideo, parseSdp, type SessionDescription } from '../sdp/sessionDescription.js';
 import type { ServerTransaction } from '../transaction/serverTransaction.js';
 import type { TransactionLayer } from '../transaction/transactionLayer.js';
 import type { Flow, TransportProtocol } from '../transport/flow.js';
@@ -110,9 +111,19 @@ export class Proxy {
 
     // A call's body must be a session description the gateway can read (RFC 3261 §8.2.3):
     // said before authentication, as it reveals nothing.
+    let offer: SessionDescription | undefined;
     if (req.method === 'INVITE') {
       const refusal = unsupportedCallBody(req);
       if (refusal) return reply(415, undefined, [refusal]);
+      if (req.body.length) {
+        try {
+          offer = parseSdp(req.body.toString('utf8'));
+        } catch (err) {
+          // RFC 3261 §21.4.26: the session description is not acceptable; Warning 399 says why.
+          const why = (err as Error).message.replace(/["\\]/g, "'");
+          return reply(488, undefined, [['Warning', `399 ${this.#host} "Malformed session description: ${why}"`]]);
+        }
+      }
     }
 
     const username = await this.#authenticate(req, st);
@@ -124,7 +135,7 @@ export class Proxy {
     const aor = `${callee}@${this.#o.domain.name}`;
     const bindings = await this.#o.locations.list(aor);
     const isCall = req.method === 'INVITE';
-    if (isCall) this.#o.callLog.invited(req.callId, username, callee, /^m=video/m.test(req.body.toString('latin1')));
+    if (isCall) this.#o.callLog.invited(req.callId, username, callee, offer !== undefined && hasVideo(offer));
     if (!bindings.length) {
       if (isCall) this.#o.callLog.finalResponse(req.callId, 480, []);
       return reply(480);
