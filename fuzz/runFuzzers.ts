@@ -72,7 +72,18 @@ function run(target: string, seconds: number): Promise<Outcome> {
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    // Bounded whatever happens: a target that has not finished well after its time is stuck.
+    let stuck = false;
+    const deadline = setTimeout(() => {
+      stuck = true;
+      child.kill('SIGKILL');
+    }, (seconds + 120) * 1000);
     child.on('close', (exitCode) => {
+      clearTimeout(deadline);
+      if (stuck && !finished) {
+        resolve({ target, runs: 0, seconds, corpus: fs.readdirSync(work).length, crash: `stuck: no end ${seconds + 120} s after it started; last output:\n${output.slice(-1500)}` });
+        return;
+      }
       const code = finished && exitCode === null ? 0 : exitCode;
       const runs = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(output)?.[1] ?? /Done (\d+) runs/.exec(output)?.[1] ?? 0);
       const took = Number(/Done \d+ runs in (\d+) second/.exec(output)?.[1] ?? seconds);

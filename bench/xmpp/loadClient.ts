@@ -31,8 +31,10 @@ export class LoadClient {
   #write!: (s: string) => void;
   #close!: () => void;
   #waiters: Array<{ re: RegExp; resolve: (m: RegExpExecArray) => void }> = [];
-  onMessage: ((body: string) => void) | undefined;
+  onMessage: ((body: string, from: string, id: string | undefined) => void) | undefined;
   onPresence: ((from: string) => void) | undefined;
+  /** A delivery receipt (XEP-0184) for the message with this id. */
+  onReceipt: ((id: string) => void) | undefined;
   jid = '';
 
   private constructor(private readonly o: LoadClientOptions) {}
@@ -118,6 +120,15 @@ export class LoadClient {
     this.#send(`<message xmlns='jabber:client' to='${to}' type='chat'><body>${body}</body></message>`);
   }
 
+  /** A chat message asking for a delivery receipt (XEP-0184). */
+  messageWithReceipt(to: string, id: string, body: string): void {
+    this.#send(`<message xmlns='jabber:client' to='${to}' type='chat' id='${id}'><body>${body}</body><request xmlns='urn:xmpp:receipts'/></message>`);
+  }
+
+  receipt(to: string, id: string): void {
+    this.#send(`<message xmlns='jabber:client' to='${to}' type='chat'><received xmlns='urn:xmpp:receipts' id='${id}'/></message>`);
+  }
+
   close(): void {
     this.#close();
   }
@@ -154,15 +165,19 @@ export class LoadClient {
     }
     // Established session: pick out message bodies and presences.
     for (;;) {
-      const body = /<message[^>]*>(?:(?!<\/message>).)*?<body>([^<]*)<\/body>.*?<\/message>/s.exec(this.#buf);
+      const body = /<message([^>]*)>(?:(?!<\/message>).)*?<body>([^<]*)<\/body>.*?<\/message>/s.exec(this.#buf);
+      const receipt = /<message[^>]*>(?:(?!<\/message>).)*?<received xmlns="urn:xmpp:receipts" id="([^"]+)"\/>.*?<\/message>/s.exec(this.#buf);
       const pres = /<presence[^>]*from="([^"]+)"[^>]*?(?:\/>|>.*?<\/presence>)/s.exec(this.#buf);
-      const next = [body, pres].filter((x): x is RegExpExecArray => x !== null).sort((x, y) => x.index - y.index)[0];
+      const next = [body, receipt, pres].filter((x): x is RegExpExecArray => x !== null).sort((x, y) => x.index - y.index)[0];
       if (!next) {
         if (this.#buf.length > 100_000) this.#buf = this.#buf.slice(-10_000);
         return;
       }
       this.#buf = this.#buf.slice(next.index + next[0].length);
-      if (next === body) this.onMessage?.(next[1]);
+      if (next === body) {
+        const attrs = next[1];
+        this.onMessage?.(next[2], /from="([^"]+)"/.exec(attrs)?.[1] ?? '', /id="([^"]+)"/.exec(attrs)?.[1]);
+      } else if (next === receipt) this.onReceipt?.(next[1]);
       else this.onPresence?.(next[1]);
     }
   }

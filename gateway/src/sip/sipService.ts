@@ -156,17 +156,16 @@ export class SipService {
   #dispatch(req: SipRequest, st: ServerTransaction): void {
     const handler = req.method === 'REGISTER' ? this.#registrar!.handle(req, st) : this.#proxy!.handleRequest(req, st);
     handler.catch((err: unknown) => {
-      if (st.isFinal) return;
       // Headers are parsed when a handler first reads them: one that does not parse is the
       // request's fault (400, RFC 3261 §21.4.1), not ours.
-      if (HEADER_PARSE_ERRORS.some((E) => err instanceof E)) {
+      if (!st.isFinal && HEADER_PARSE_ERRORS.some((E) => err instanceof E)) {
         this.#log.debug({ method: req.method, callId: req.callId, err: (err as Error).message }, 'SIP request with a malformed header');
         const why = (err as Error).message.replace(/["\\]/g, "'");
         st.respond(createResponse(req, 400, { reason: 'Malformed Header', headers: [['Warning', `399 ${this.domain.advertisedHost} "${why}"`]] }));
         return;
       }
       this.#log.error({ err, method: req.method, callId: req.callId }, 'SIP request handling failed');
-      st.respond(createResponse(req, 500));
+      if (!st.isFinal) st.respond(createResponse(req, 500));
     });
   }
 }
