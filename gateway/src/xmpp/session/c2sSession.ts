@@ -26,7 +26,7 @@ export interface SessionHost {
   route(session: C2SSession, stanza: Element): void;
   /** A hibernating session of `username` with this stream-management id. */
   findResumable(previd: string, username: string): C2SSession | undefined;
-  /** The session is over; `unacked` stanzas never reached the client. */
+  /** The session is over (bound or not); `unacked` stanzas never reached the client. */
   ended(session: C2SSession, unacked: Element[]): void;
 }
 
@@ -332,6 +332,7 @@ export class C2SSession implements StreamReceiver {
         }
         // The transport now belongs to the resumed session; this one is spent.
         this.state = 'closed';
+        this.#host.ended(this, []);
         this.#host.logger.debug({ jid: old.fullJid }, 'XMPP session resumed');
         return;
       }
@@ -343,7 +344,9 @@ export class C2SSession implements StreamReceiver {
     const wasBound = this.state === 'bound' || this.state === 'hibernating';
     this.state = 'closed';
     clearTimeout(this.#resumeTimer);
-    if (wasBound) this.#host.ended(this, this.#sm?.takeUnacked() ?? []);
+    // Every session, bound or not, is forgotten by the host (a connection that never signed in
+    // would otherwise stay in memory for good).
+    this.#host.ended(this, wasBound ? (this.#sm?.takeUnacked() ?? []) : []);
   }
 }
 

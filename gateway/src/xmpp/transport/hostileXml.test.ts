@@ -3,6 +3,7 @@
  * stanza error RFC 6120 asks for, and the server keeps serving everybody else.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { GatewayProcess } from '../../../test-support/gatewayProcess.js';
 import { RawXmpp } from '../../../test-support/rawXmpp.js';
 import { connect, xml } from '../../../test-support/xmppClient.js';
@@ -50,7 +51,30 @@ async function expectStreamError(raw: RawXmpp, condition: string): Promise<void>
   await raw.waitClosed();
 }
 
+async function xmppConnections(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${gw.httpPort}/metrics`)).text();
+  return Number(/^parley_xmpp_connections (\d+)$/m.exec(text)![1]);
+}
+
 describe('hostile XMPP input', () => {
+  it('connections that end before signing in leave nothing behind', async () => {
+    const before = await xmppConnections();
+    for (let i = 0; i < 20; i++) {
+      const raw = await RawXmpp.open(gw.xmppPort);
+      raw.openStream();
+      await raw.waitFor(/<\/stream:features>/);
+      if (i % 2) raw.write('<bogus/>'); // half end with a stream error, half just go away
+      raw.destroy();
+    }
+    const ws = new WebSocket(`ws://127.0.0.1:${gw.httpPort}/xmpp`, 'xmpp');
+    await new Promise((r) => ws.once('open', r));
+    ws.send('not xml');
+    await new Promise((r) => ws.once('close', r));
+    const deadline = Date.now() + 5000;
+    while ((await xmppConnections()) > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await xmppConnections()).toBe(before);
+  });
+
   it('a stanza with bytes that are not UTF-8 ends the stream with <not-well-formed/> and goes nowhere', async () => {
     const raw = await signedIn();
     const mark = raw.received.length;
