@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Parley needs and builds it. Idempotent: fast when everything is in place.
 #   scripts/setup.sh            npm packages + build (enough to run Parley)
-#   scripts/setup.sh --test     also the Debian packages the tests drive (chromium, sipp, redis)
+#   scripts/setup.sh --test     also the Debian packages the tests drive (chromium, sipp, redis, postgresql …)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 if [ "$want_test" = 1 ]; then
-  apt_install chromium sip-tester redis-server iproute2 fonts-dejavu-core baresip-core linphone-cli coturn
+  apt_install chromium sip-tester redis-server postgresql iproute2 fonts-dejavu-core baresip-core linphone-cli coturn
 fi
 
 # npm packages: reinstall when package-lock.json changed since the last install.

@@ -12,9 +12,23 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
+import { copySqliteToPostgres } from '../../gateway/src/storage/copy/databaseCopy.js';
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
-import { BENCH_PASSWORD as PASSWORD, benchDatabase, cpuSeconds, percentile, ROOT, rssMb } from '../support/benchEnv.js';
+import { createLogger } from '../../server-common/logger.js';
+import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
+import { createDatabase, startPostgresServer } from '../../server-common/test-support/postgresServer.js';
+import {
+  BENCH_PASSWORD as PASSWORD,
+  benchDatabase,
+  cpuSeconds,
+  percentile,
+  printRatios,
+  printRows,
+  ROOT,
+  rssMb,
+  type BenchRow,
+  type BenchStore,
+} from '../support/benchEnv.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 
@@ -44,29 +58,42 @@ function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<
 
 
 
-async function main(): Promise<void> {
+/** Every figure, on one gateway whose records are on `store`. */
+async function measure(store: BenchStore): Promise<BenchRow[]> {
   const dbFile = await benchDatabase(USERS);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
   fs.copyFileSync(dbFile, path.join(dataDir, 'parley.db'));
+  const storeEnv: Record<string, string> = {};
+  if (store.kind === 'postgres') {
+    // The same accounts, copied the way an operator moves an installation (parley db copy).
+    storeEnv.DATABASE_URL = await createDatabase(store.serverUrl, 'bench');
+    await copySqliteToPostgres({ fromDir: dataDir, toUrl: storeEnv.DATABASE_URL, logger: createLogger('silent') });
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sipp-'));
   const sipPort = await freeTcpUdpPort();
+  const httpPort = await freeTcpPort();
   const gateway = spawn(process.execPath, [path.join(ROOT, 'build/gateway/src/main.js')], {
     env: {
       ...process.env,
       PARLEY_DATA: dataDir,
-      PORT: String(await freeTcpPort()),
+      PORT: String(httpPort),
       SIP_PORT: String(sipPort),
       PARLEY_SIP_HOST: '127.0.0.1',
       PARLEY_HTTP_HOST: '127.0.0.1',
       PARLEY_LOG_LEVEL: 'warn',
       PARLEY_SIP_RATE_PER_IP: '0',
+      ...storeEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const pid = gateway.pid!;
   const remote = `127.0.0.1:${sipPort}`;
-  const results: Array<[string, string]> = [];
+  const results: BenchRow[] = [];
   try {
     // --- REGISTER/s -------------------------------------------------------------------
     const uasPort = await freeTcpUdpPort();
@@ -83,6 +110,7 @@ async function main(): Promise<void> {
       results.push([
         `REGISTER/s, digest, ${USERS} users, ${round}`,
         `${reg.rate.toFixed(0)}  (${reg.successful} ok, ${reg.failed} failed, ${((cpu / Math.max(1, reg.successful)) * 1e6).toFixed(0)} µs gateway CPU each)`,
+        reg.rate,
       ]);
     }
     await new Promise((r) => setTimeout(r, 6000)); // let lingering transactions expire and the memory reducer run
@@ -105,6 +133,7 @@ async function main(): Promise<void> {
     results.push([
       'proxied calls/s (INVITE+407 … BYE, 60 in flight)',
       `${calls.rate.toFixed(0)}  (${calls.successful} ok, ${calls.failed} failed, ${((callCpu / calls.successful) * 1e6).toFixed(0)} µs gateway CPU per call)`,
+      calls.rate,
     ]);
 
     // --- call setup latency at a fixed 200 calls/s ------------------------------------
@@ -131,10 +160,24 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  console.log('\nSIP benchmark (one gateway process, sipp on loopback)');
-  for (const [k, v] of results) console.log(`  ${k.padEnd(58)} ${v}`);
+  return results;
+}
+
+async function main(): Promise<void> {
+  const sqlite = await measure({ kind: 'sqlite' });
+  printRows('SIP benchmark (one gateway process, sipp on loopback), records on SQLite', sqlite);
   console.log('  reference on this machine: Kamailio 5.6 ~18,700 REGISTER/s, ~3,500 calls/s, p50 setup 1.4 ms');
   console.log('  targets: ≥ 5,000 REGISTER/s, ≥ 1,000 calls/s, p50 setup ≤ 5 ms, RSS ≤ 150 MB with 10k bindings');
+  if (process.env.BENCH_POSTGRES === '0') return;
+  // The same run on PostgreSQL 15 on this machine, fsync and synchronous commit on (as in production).
+  const server = await startPostgresServer({ durable: true });
+  try {
+    const postgres = await measure({ kind: 'postgres', serverUrl: server.url });
+    printRows('The same, records on PostgreSQL (DATABASE_URL, fsync on)', postgres);
+    printRatios(sqlite, postgres);
+  } finally {
+    await server.stop();
+  }
 }
 
 main().catch((err) => {

@@ -15,12 +15,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { openDatabase } from '../../gateway/src/storage/database.js';
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
 import { freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 import { signIn } from '../../server-common/test-support/restClient.js';
 import { SfuTestClient } from '../../server-common/test-support/sfuTestClient.js';
-import { BENCH_PASSWORD, percentile, pool, rssMb, startBenchGateway, type BenchGateway } from '../support/benchEnv.js';
+import { BENCH_PASSWORD, percentile, pool, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway } from '../support/benchEnv.js';
 import { LoadClient } from '../xmpp/loadClient.js';
 
 const USERS = 10_000;
@@ -73,16 +72,16 @@ function sipp(args: string[], cwd: string, rtd?: string): { proc: ChildProcess; 
 }
 
 /** Pairs u(2k) ↔ u(2k+1) are mutual contacts (strangers may not message each other). */
-function prepareContacts(dbFile: string): void {
-  const db = openDatabase(path.dirname(dbFile));
-  const insert = db.prepare("INSERT OR REPLACE INTO roster (owner, contact, subscription, in_roster) VALUES (?, ?, 'both', 1)");
+function prepareContacts(dbFile: string): Promise<void> {
+  return withBenchSqlite(path.dirname(dbFile), (db) => {
+    const insert = db.prepare("INSERT OR REPLACE INTO roster (owner, contact, subscription, in_roster) VALUES (?, ?, 'both', 1)");
   db.transaction(() => {
     for (let k = 0; k < XMPP_PAIRS; k++) {
       insert.run(`u${2 * k}`, `u${2 * k + 1}@localhost`);
       insert.run(`u${2 * k + 1}`, `u${2 * k}@localhost`);
     }
-  })();
-  db.close();
+    })();
+  });
 }
 
 interface Chat {

@@ -1,10 +1,19 @@
-/** Shared benchmark plumbing: the cached account database, a gateway process, /proc readings. */
+/**
+ * Shared benchmark plumbing: the cached account database, a gateway process (on SQLite, or on
+ * PostgreSQL with the same records copied over by `parley db copy`'s code), /proc readings.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteAccountStore } from '../../gateway/src/directory/sqliteAccountStore.js';
-import { openDatabase } from '../../gateway/src/storage/database.js';
+import type Database from 'better-sqlite3';
+import { AccountDirectory } from '../../gateway/src/directory/accountDirectory.js';
+import { copySqliteToPostgres } from '../../gateway/src/storage/copy/databaseCopy.js';
+import { migrate } from '../../gateway/src/storage/migrations/migrator.js';
+import { SqlAccountRecords } from '../../gateway/src/storage/records/accountRecords.js';
+import { SqliteDatabase } from '../../gateway/src/storage/sql/sqliteDatabase.js';
+import { createLogger } from '../../server-common/logger.js';
+import { createDatabase } from '../../server-common/test-support/postgresServer.js';
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -18,18 +27,34 @@ export async function benchDatabase(users: number): Promise<string> {
   if (fs.existsSync(file)) return file;
   process.stdout.write(`creating ${users} accounts (cached in .cache/ for later runs)… `);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-benchdb-'));
-  const db = openDatabase(tmp);
-  const store = new SqliteAccountStore({ db, realm: 'localhost', passwordHashCost: 10, scramIterations: 1024 });
-  for (let i = 0; i < users; i += 64) {
-    await Promise.all(Array.from({ length: Math.min(64, users - i) }, (_, k) => store.create({ username: `u${i + k}`, password: BENCH_PASSWORD })));
-  }
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
+  await withBenchSqlite(tmp, async (_raw, db) => {
+    const store = new AccountDirectory({ records: new SqlAccountRecords(db), realm: 'localhost', passwordHashCost: 10, scramIterations: 1024 });
+    for (let i = 0; i < users; i += 64) {
+      await Promise.all(Array.from({ length: Math.min(64, users - i) }, (_, k) => store.create({ username: `u${i + k}`, password: BENCH_PASSWORD })));
+    }
+  });
   fs.copyFileSync(path.join(tmp, 'parley.db'), file);
   fs.rmSync(tmp, { recursive: true, force: true });
   console.log('done');
   return file;
 }
+
+/**
+ * Runs `fn` on the SQLite database in `dir` (brought to the current schema first) and closes it
+ * with its write-ahead log folded in, so the file can be copied.
+ */
+export async function withBenchSqlite<T>(dir: string, fn: (raw: Database.Database, db: SqliteDatabase) => T | Promise<T>): Promise<T> {
+  const db = new SqliteDatabase({ dir, file: 'parley.db' });
+  try {
+    await migrate(db, 'main');
+    return await fn(db.raw, db);
+  } finally {
+    db.raw.pragma('wal_checkpoint(TRUNCATE)');
+    await db.close();
+  }
+}
+
+export type BenchStore = { kind: 'sqlite' } | { kind: 'postgres'; serverUrl: string };
 
 export interface BenchGateway {
   proc: ChildProcess;
@@ -41,11 +66,26 @@ export interface BenchGateway {
   stop(): void;
 }
 
-/** Starts a gateway process on a copy of the cached database; `prepare` may edit that copy first. */
-export async function startBenchGateway(users: number, env: Record<string, string>, prepare?: (dbFile: string) => void, nodeArgs: string[] = []): Promise<BenchGateway> {
+/**
+ * Starts a gateway process on a copy of the cached database; `prepare` may edit that copy
+ * first. On PostgreSQL the prepared records are copied into a fresh database of `serverUrl`.
+ */
+export async function startBenchGateway(
+  users: number,
+  env: Record<string, string>,
+  prepare?: (dbFile: string) => void | Promise<void>,
+  nodeArgs: string[] = [],
+  store: BenchStore = { kind: 'sqlite' },
+): Promise<BenchGateway> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
   fs.copyFileSync(await benchDatabase(users), path.join(dataDir, 'parley.db'));
-  prepare?.(path.join(dataDir, 'parley.db'));
+  await prepare?.(path.join(dataDir, 'parley.db'));
+  const storeEnv: Record<string, string> = {};
+  if (store.kind === 'postgres') {
+    const url = await createDatabase(store.serverUrl, 'bench');
+    await copySqliteToPostgres({ fromDir: dataDir, toUrl: url, logger: createLogger('silent') });
+    storeEnv.DATABASE_URL = url;
+  }
   const httpPort = await freeTcpPort();
   const sipPort = await freeTcpUdpPort();
   const xmppPort = await freeTcpPort();
@@ -60,6 +100,7 @@ export async function startBenchGateway(users: number, env: Record<string, strin
       PARLEY_HTTP_HOST: '127.0.0.1',
       PARLEY_XMPP_HOST: '127.0.0.1',
       PARLEY_LOG_LEVEL: 'warn',
+      ...storeEnv,
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -110,4 +151,23 @@ export async function pool(n: number, concurrency: number, task: (i: number) => 
       while (next < n) await task(next++);
     }),
   );
+}
+
+/** A benchmark's figures: what it measured, as printed, and the number compared across stores. */
+export type BenchRow = [label: string, text: string, figure?: number];
+
+export function printRows(title: string, rows: BenchRow[]): void {
+  console.log(`\n${title}`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(62)} ${v}`);
+}
+
+/** PostgreSQL's rates as a share of SQLite's, measured in the same run (the issue's 80% bar). */
+export function printRatios(sqlite: BenchRow[], postgres: BenchRow[]): void {
+  console.log('\nPostgreSQL / SQLite, same machine, same run');
+  for (const [label, , figure] of sqlite) {
+    const other = postgres.find((r) => r[0] === label)?.[2];
+    if (figure === undefined || other === undefined) continue;
+    const ratio = other / figure;
+    console.log(`  ${label.padEnd(62)} ${(ratio * 100).toFixed(0)}%${ratio < 0.8 ? '  (below 80%)' : ''}`);
+  }
 }

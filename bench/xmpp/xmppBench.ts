@@ -7,8 +7,8 @@
  *   - presence fan-out time from one user to 200 online contacts.
  */
 import path from 'node:path';
-import { openDatabase } from '../../gateway/src/storage/database.js';
-import { BENCH_PASSWORD, cpuSeconds, percentile, pool, rssMb, startBenchGateway, type BenchGateway } from '../support/benchEnv.js';
+import { startPostgresServer } from '../../server-common/test-support/postgresServer.js';
+import { BENCH_PASSWORD, cpuSeconds, percentile, pool, printRatios, printRows, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway, type BenchRow, type BenchStore } from '../support/benchEnv.js';
 import { LoadClient, primeSaltedPassword } from './loadClient.js';
 
 const USERS = 10_000;
@@ -23,8 +23,12 @@ const scramRows: Array<{ username: string; scram: string }> = [];
  * Rosters for the scenarios: pairs u1000+2k ↔ u1001+2k, and a hub u2000 with contacts
  * u2001…u2200. Also reads the SCRAM salts, so the load client can prime its password cache.
  */
-function prepareRosters(dbFile: string): void {
-  const db = openDatabase(path.dirname(dbFile)); // also brings a cached database to the current schema
+function prepareRosters(dbFile: string): Promise<void> {
+  return withBenchSqlite(path.dirname(dbFile), (db) => prepareRostersOn(db));
+}
+
+function prepareRostersOn(db: import('better-sqlite3').Database): void {
+  scramRows.length = 0;
   scramRows.push(...(db.prepare('SELECT username, scram_sha1 AS scram FROM accounts').all() as typeof scramRows));
   const insert = db.prepare("INSERT OR REPLACE INTO roster (owner, contact, subscription, in_roster) VALUES (?, ?, 'both', 1)");
   db.transaction(() => {
@@ -39,7 +43,6 @@ function prepareRosters(dbFile: string): void {
       insert.run(`u${2000 + i}`, 'u2000@localhost');
     }
   })();
-  db.close();
 }
 
 const portOf = (gw: BenchGateway, transport: 'tcp' | 'ws') => (transport === 'tcp' ? gw.xmppPort : gw.httpPort);
@@ -154,9 +157,10 @@ async function fanout(gw: BenchGateway): Promise<{ p50: number; max: number }> {
   return { p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
 }
 
-async function main(): Promise<void> {
-  const gw = await startBenchGateway(USERS, { PARLEY_XMPP_RATE_STANZAS_PER_SECOND: '0', PARLEY_XMPP_MAX_SESSIONS_PER_USER: '20' }, prepareRosters);
-  const out: Array<[string, string]> = [];
+/** Every figure, on one gateway whose records are on `store`. */
+async function measure(store: BenchStore): Promise<BenchRow[]> {
+  const gw = await startBenchGateway(USERS, { PARLEY_XMPP_RATE_STANZAS_PER_SECOND: '0', PARLEY_XMPP_MAX_SESSIONS_PER_USER: '20' }, prepareRosters, [], store);
+  const out: BenchRow[] = [];
   // What a returning client already knows; otherwise the load generator, not the server, is measured.
   await pool(scramRows.length, 8, async (i) => {
     const { salt, iterations } = JSON.parse(scramRows[i].scram) as { salt: string; iterations: number };
@@ -164,9 +168,9 @@ async function main(): Promise<void> {
   });
   try {
     const tcp = await sessionsPerSecond(gw, 'tcp', 5000, 2000);
-    out.push(['sessions/s, SCRAM-SHA-1 over TCP (100 logins in flight)', `${tcp.rate.toFixed(0)}  (${tcp.cpuMsEach.toFixed(2)} ms gateway CPU per login)`]);
+    out.push(['sessions/s, SCRAM-SHA-1 over TCP (100 logins in flight)', `${tcp.rate.toFixed(0)}  (${tcp.cpuMsEach.toFixed(2)} ms gateway CPU per login)`, tcp.rate]);
     const ws = await sessionsPerSecond(gw, 'ws', 7000, 2000);
-    out.push(['sessions/s, SCRAM-SHA-1 over WebSocket', `${ws.rate.toFixed(0)}  (${ws.cpuMsEach.toFixed(2)} ms gateway CPU per login)`]);
+    out.push(['sessions/s, SCRAM-SHA-1 over WebSocket', `${ws.rate.toFixed(0)}  (${ws.cpuMsEach.toFixed(2)} ms gateway CPU per login)`, ws.rate]);
     const idle = await idleRss(gw);
     out.push([`RSS per idle session (${IDLE_SESSIONS} sessions)`, `${idle.perSessionKiB.toFixed(1)} KiB  (RSS ${idle.before.toFixed(0)} → ${idle.after.toFixed(0)} MB)`]);
     for (const transport of ['tcp', 'ws'] as const) {
@@ -174,6 +178,7 @@ async function main(): Promise<void> {
       out.push([
         `messages/s, ${PAIRS} pairs, 1 in flight each, MAM on (${transport.toUpperCase()})`,
         `${m.rate.toFixed(0)}  p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, lost ${m.lost} of ${m.sent}, ${m.cpuUsEach.toFixed(0)} µs gateway CPU each`,
+        m.rate,
       ]);
     }
     const f = await fanout(gw);
@@ -181,10 +186,24 @@ async function main(): Promise<void> {
   } finally {
     gw.stop();
   }
-  console.log('\nXMPP benchmark (one gateway process, load client on loopback)');
-  for (const [k, v] of out) console.log(`  ${k.padEnd(62)} ${v}`);
+  return out;
+}
+
+async function main(): Promise<void> {
+  const sqlite = await measure({ kind: 'sqlite' });
+  printRows('XMPP benchmark (one gateway process, load client on loopback), records on SQLite', sqlite);
   console.log('  reference on this machine: Prosody 0.12 ~900 sessions/s, ~34 KiB/session, ~9,200 msg/s TCP (~6,400 WS), fan-out ~10 ms');
   console.log('  targets: ≥ 1,500 sessions/s, ≤ 30 KiB per idle session, ≥ 12,000 msg/s TCP, ≥ 8,000 WS, 0 lost, fan-out ≤ 10 ms');
+  if (process.env.BENCH_POSTGRES === '0') return;
+  // The same run on PostgreSQL 15 on this machine, fsync and synchronous commit on (as in production).
+  const server = await startPostgresServer({ durable: true });
+  try {
+    const postgres = await measure({ kind: 'postgres', serverUrl: server.url });
+    printRows('The same, records on PostgreSQL (DATABASE_URL, fsync on)', postgres);
+    printRatios(sqlite, postgres);
+  } finally {
+    await server.stop();
+  }
 }
 
 main().catch((err) => {

@@ -25,6 +25,14 @@ const envSchema = z.object({
   /** Secret for signing nonces, route tokens and SIP session credentials; generated into the data dir when unset. */
   PARLEY_SECRET: z.string().min(32).optional(),
 
+  // Storage
+  /** postgres://user:password@host:port/database — every durable record in PostgreSQL; unset: SQLite files in PARLEY_DATA. */
+  DATABASE_URL: z.string().optional(),
+  /** Most PostgreSQL connections one gateway opens. */
+  DATABASE_POOL_SIZE: int(10, 1, 1000),
+  /** Where uploaded files go (shared storage, e.g. NFS, when several gateways serve the same users); default PARLEY_DATA/uploads. */
+  PARLEY_UPLOAD_DIR: z.string().optional(),
+
   // Web sessions
   PARLEY_SESSION_TTL_SECONDS: int(12 * 3600, 60),
   PARLEY_LOGIN_MAX_FAILURES: int(10, 1),
@@ -109,6 +117,9 @@ export interface GatewayConfig {
   http: { port: number; host: string; publicUrl: string };
   domain: string;
   dataDir: string;
+  /** Where durable records live: PostgreSQL when `url` is set, else SQLite files in dataDir. */
+  database: { url?: string; poolSize: number };
+  uploadDir: string;
   logLevel: Env['PARLEY_LOG_LEVEL'];
   secret?: string;
   auth: {
@@ -202,6 +213,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  if (e.DATABASE_URL && !/^postgres(ql)?:\/\//.test(e.DATABASE_URL)) {
+    throw new ConfigError('DATABASE_URL must be a postgres:// URL (postgres://user:password@host:5432/parley); leave it unset for SQLite');
+  }
   const embeddedSfu = e.PARLEY_SFU_EMBEDDED === 'true';
   if (!embeddedSfu && !(sfu.REDIS_URL && sfu.PARLEY_SFU_SECRET)) {
     throw new ConfigError('PARLEY_SFU_EMBEDDED=false needs REDIS_URL and PARLEY_SFU_SECRET, shared with the SFU nodes');
@@ -217,6 +231,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     domain: e.PARLEY_DOMAIN.toLowerCase(),
     dataDir: path.resolve(e.PARLEY_DATA),
+    database: { url: e.DATABASE_URL || undefined, poolSize: e.DATABASE_POOL_SIZE },
+    uploadDir: path.resolve(e.PARLEY_UPLOAD_DIR ?? path.join(e.PARLEY_DATA, 'uploads')),
     logLevel: e.PARLEY_LOG_LEVEL,
     secret: e.PARLEY_SECRET,
     auth: {

@@ -14,15 +14,14 @@ import path from 'node:path';
 import { joinTokenKey } from '../../server-common/joinToken.js';
 import type { Logger } from '../../server-common/logger.js';
 import { packageRoot } from '../../server-common/packageRoot.js';
-import { deriveKey, loadOrCreateSecret } from '../../server-common/secret.js';
+import { deriveKey } from '../../server-common/secret.js';
 import { SfuNode } from '../../sfu/src/index.js';
 import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src/registry/index.js';
 import { CallLog } from './calls/callLog.js';
 import { ConferenceService } from './conferences/conferenceService.js';
-import { ConferenceStore } from './conferences/conferenceStore.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
-import { SqliteAccountStore } from './directory/sqliteAccountStore.js';
+import { AccountDirectory } from './directory/accountDirectory.js';
 import { AuthApi } from './http/api/authApi.js';
 import { registerCallsApi } from './http/api/callsApi.js';
 import { registerConferencesApi } from './http/api/conferencesApi.js';
@@ -38,7 +37,7 @@ import type { LocationStore } from './sip/registrar/locationStore.js';
 import { MemoryLocationStore } from './sip/registrar/memoryLocationStore.js';
 import { SipService } from './sip/sipService.js';
 import type { TimerValues } from './sip/transaction/timers.js';
-import { openDatabase, watchExternalChanges, type Db } from './storage/database.js';
+import { Storage } from './storage/storage.js';
 import { XmppAuthenticator } from './xmpp/session/sasl.js';
 import { UploadService } from './xmpp/upload/uploadService.js';
 import { XmppListeners } from './xmpp/xmppListeners.js';
@@ -46,6 +45,10 @@ import { XmppServer } from './xmpp/xmppServer.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
+  /** The opened records (Gateway.open opens them from the configuration). */
+  storage: Storage;
+  /** The server secret every node on the database shares (Storage.serverSecret). */
+  secret: Buffer;
   logger: Logger;
   /** Defaults to dist/ under the package root. */
   staticDir?: string;
@@ -54,8 +57,8 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly config: GatewayConfig;
-  readonly db: Db;
-  readonly accounts: SqliteAccountStore;
+  readonly storage: Storage;
+  readonly accounts: AccountDirectory;
   readonly sessions: SessionStore;
   readonly locations: LocationStore;
   readonly callLog: CallLog;
@@ -72,28 +75,53 @@ export class Gateway {
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
 
-  constructor(options: GatewayOptions) {
+  /**
+   * Opens the storage named by the configuration (SQLite in the data directory, or
+   * DATABASE_URL), bringing its schema up to date, and builds the gateway on it. A database
+   * that cannot be reached or migrated stops here with the reason.
+   */
+  static async open(options: Omit<GatewayOptions, 'storage' | 'secret'>): Promise<Gateway> {
     const { config, logger } = options;
+    const storage = await Storage.open({
+      databaseUrl: config.database.url,
+      poolSize: config.database.poolSize,
+      dataDir: config.dataDir,
+      logger,
+    });
+    try {
+      for (const m of storage.migrations) {
+        if (m.applied.length) logger.info({ scope: m.scope, from: m.from, to: m.to, applied: m.applied.map((a) => a.name) }, 'database schema updated');
+      }
+      logger.info({ storage: storage.description }, 'records stored in');
+      const secret = await storage.serverSecret(config.secret, config.dataDir);
+      return new Gateway({ ...options, storage, secret });
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+  }
+
+  constructor(options: GatewayOptions) {
+    const { config, logger, storage, secret } = options;
     this.config = config;
     this.#log = logger;
     const root = packageRoot();
     const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-    const secret = loadOrCreateSecret(config.dataDir, config.secret);
-    this.db = openDatabase(config.dataDir);
-    this.accounts = new SqliteAccountStore({
-      db: this.db,
+    this.storage = storage;
+    this.accounts = new AccountDirectory({
+      records: storage.accounts,
       realm: config.domain,
       passwordHashCost: config.auth.passwordHashCost,
       scramIterations: config.auth.scramIterations,
     });
     this.sessions = new SessionStore({
-      db: this.db,
+      records: storage.sessions,
       sipKey: deriveKey(secret, 'sip-session'),
       realm: config.domain,
       ttlSeconds: config.auth.sessionTtlSeconds,
     });
     this.locations = new MemoryLocationStore();
-    this.callLog = new CallLog(this.db);
+    this.callLog = new CallLog(storage.calls, logger);
     this.sip = new SipService({
       config,
       accounts: this.accounts,
@@ -107,8 +135,8 @@ export class Gateway {
 
     this.uploads = new UploadService({
       domain: config.domain,
-      db: this.db,
-      dir: path.join(config.dataDir, 'uploads'),
+      records: storage.uploads,
+      dir: config.uploadDir,
       key: deriveKey(secret, 'upload'),
       publicUrl: () => this.http.publicUrl,
       maxBytes: config.xmpp.uploadMaxBytes,
@@ -116,7 +144,7 @@ export class Gateway {
     });
     this.xmpp = new XmppServer({
       config,
-      db: this.db,
+      storage,
       accounts: this.accounts,
       // Wrong passwords over XMPP count per account and address (not per address alone: NAT).
       auth: new XmppAuthenticator(this.accounts, this.sessions, new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0)),
@@ -174,7 +202,8 @@ export class Gateway {
     }
     this.conferences = new ConferenceService({
       accounts: this.accounts,
-      store: new ConferenceStore(this.db),
+      store: storage.conferences,
+      embedKeys: storage.embedKeys,
       registry: this.registry,
       domain: config.domain,
       joinTokenKey: sfuKey,
@@ -213,13 +242,20 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
-    const stale = this.accounts.countAccountsForOtherRealms();
+    const stale = await this.accounts.countAccountsForOtherRealms();
     if (stale) {
       this.#log.warn(
         { accounts: stale, domain: this.config.domain },
         'some accounts were created under another PARLEY_DOMAIN: their SIP passwords must be set again (npx parley user passwd)',
       );
     }
+    // Every gateway on the database hears each change, so what one caches stays true.
+    this.#stopWatching = this.storage.db.onChange((topic) => {
+      const [aggregate, key] = splitTopic(topic);
+      if (aggregate === '*' || aggregate === 'accounts') this.accounts.invalidateCache(key);
+      if (aggregate === '*' || aggregate === 'sessions' || aggregate === 'accounts') this.sessions.invalidateCache(key);
+    });
+    await this.xmpp.start();
     await this.sip.start();
     await this.xmppListeners.start();
     await this.http.listen();
@@ -229,12 +265,9 @@ export class Gateway {
         this.#log.error({ err: err.message }, 'conference server (mediasoup) could not start; meetings are unavailable');
       });
     }
-    this.sessions.purgeExpired();
-    this.#stopWatching = watchExternalChanges(this.db, () => {
-      this.accounts.invalidateCache();
-      this.sessions.invalidateCache();
-    });
-    this.#purgeTimer = setInterval(() => this.sessions.purgeExpired(), 3600_000);
+    const purge = () => void this.sessions.purgeExpired().catch((err: unknown) => this.#log.warn({ err }, 'could not purge expired sessions'));
+    purge();
+    this.#purgeTimer = setInterval(purge, 3600_000);
     this.#purgeTimer.unref();
   }
 
@@ -247,9 +280,15 @@ export class Gateway {
     await this.http.close();
     await this.sip.stop();
     await this.locations.close();
-    this.callLog.flush();
-    this.db.close();
+    await this.callLog.flush();
+    await this.storage.close();
   }
+}
+
+/** `accounts:alice` → ['accounts', 'alice']; `*` → ['*', undefined]. */
+function splitTopic(topic: string): [string, string | undefined] {
+  const colon = topic.indexOf(':');
+  return colon < 0 ? [topic, undefined] : [topic.slice(0, colon), topic.slice(colon + 1)];
 }
 
 /** HA1 candidates for a user: the account's own, then one per live web session. */
@@ -259,7 +298,7 @@ function credentialSource(accounts: AccountStore, sessions: SessionStore): Diges
       const name = username.toLowerCase();
       const own = await accounts.getDigestHa1(name, hash);
       if (own === undefined) return undefined;
-      return [own, ...sessions.sessionHa1s(name, hash)];
+      return [own, ...(await sessions.sessionHa1s(name, hash))];
     },
   };
 }

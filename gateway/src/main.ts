@@ -16,7 +16,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const gateway = new Gateway({ config, logger });
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.open({ config, logger });
+  } catch (err) {
+    // An unreachable database, or a schema this Parley cannot use: say why and stop.
+    console.error((err as Error).message);
+    process.exit(1);
+  }
   try {
     await gateway.start();
   } catch (err) {

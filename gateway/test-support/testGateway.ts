@@ -1,4 +1,8 @@
-/** An in-process gateway on free ports with a throwaway data directory, for integration tests. */
+/**
+ * An in-process gateway on free ports with a throwaway data directory, for integration tests.
+ * With PARLEY_TEST_DATABASE=postgres (the test command's second pass) its records go to a
+ * fresh database on the run's test PostgreSQL server instead of SQLite.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +18,8 @@ export interface TestGateway {
   httpPort: number;
   url: string;
   dataDir: string;
+  /** The settings naming this gateway's records, for running the `parley` CLI against it. */
+  storageEnv: Record<string, string>;
   addUser(name: string, password?: string, displayName?: string): Promise<void>;
   /** Stops the gateway; the data directory is removed unless `keepData`. */
   stop(options?: { keepData?: boolean }): Promise<void>;
@@ -25,6 +31,13 @@ export const FAST_TIMERS: TimerValues = { T1: 50, T2: 400, T4: 500 };
 
 export async function startTestGateway(env: Record<string, string> = {}, timers: TimerValues = FAST_TIMERS): Promise<TestGateway> {
   const dataDir = env.PARLEY_DATA ?? fs.mkdtempSync(path.join(os.tmpdir(), 'parley-test-'));
+  // Imported only then: it needs vitest's provided context, which fuzzing runs do not have.
+  const databaseUrl =
+    env.DATABASE_URL ??
+    (process.env.PARLEY_TEST_DATABASE === 'postgres'
+      ? await (await import('../../server-common/test-support/postgresDatabase.js')).freshPostgresDatabase('gw')
+      : undefined);
+  const storageEnv: Record<string, string> = { PARLEY_DATA: dataDir, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const config = loadConfig({
     PORT: '0',
     SIP_PORT: '0',
@@ -40,8 +53,9 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
     PARLEY_SFU_LISTEN_IP: '127.0.0.1',
     PARLEY_SFU_RTC_PORT: '0',
     ...env,
+    ...storageEnv,
   });
-  const gateway = new Gateway({ config, logger: createLogger(config.logLevel), sipTimers: timers, staticDir: path.join(dataDir, 'no-client') });
+  const gateway = await Gateway.open({ config, logger: createLogger(config.logLevel), sipTimers: timers, staticDir: path.join(dataDir, 'no-client') });
   await gateway.start();
   const httpPort = gateway.http.port;
   return {
@@ -51,6 +65,7 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
     httpPort,
     url: `http://127.0.0.1:${httpPort}`,
     dataDir,
+    storageEnv,
     async addUser(name, password = TEST_PASSWORD, displayName) {
       await gateway.accounts.create({ username: name, password, displayName });
     },

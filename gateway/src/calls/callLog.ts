@@ -2,24 +2,16 @@
  * Call detail records and the set of calls in progress.
  *
  * The proxy reports each call's life (invited → answered/failed → ended); this module keeps
- * who is in a call right now (for "in a call" presence) and writes one row per call to
- * SQLite. Writes are batched into one transaction per event-loop turn so a burst of calls
- * costs one commit, not hundreds.
+ * who is in a call right now (for "in a call" presence) and writes one row per call to the
+ * call records (SQLite or PostgreSQL). Writes are batched into one transaction per interval so
+ * a burst of calls costs one commit, not hundreds.
  */
 import type { CallLogEntry, CallOutcome } from '../../../contracts/rest/calls.js';
 import { TypedEmitter } from '../../../server-common/typedEmitter.js';
-import type { Db } from '../storage/database.js';
+import type { Logger } from '../../../server-common/logger.js';
+import type { CallRecord, CallRecords } from '../storage/records/callRecords.js';
 
-export interface CallRecord {
-  callId: string;
-  caller: string;
-  callee: string;
-  startedAt: number;
-  answeredAt?: number;
-  endedAt?: number;
-  outcome: CallOutcome;
-  video: boolean;
-}
+export type { CallRecord } from '../storage/records/callRecords.js';
 
 interface ActiveCall {
   record: CallRecord;
@@ -49,24 +41,15 @@ export class CallLog extends TypedEmitter<CallLogEvents> {
   readonly #activeCount = new Map<string, number>();
   readonly #dirty = new Map<string, CallRecord>();
   #flushScheduled = false;
-  readonly #stmts;
-  readonly #db: Db;
+  /** The write in progress; reads and shutdown wait for it. */
+  #flushing: Promise<void> = Promise.resolve();
+  readonly #records: CallRecords;
+  readonly #logger: Logger | undefined;
 
-  constructor(db: Db) {
+  constructor(records: CallRecords, logger?: Logger) {
     super();
-    this.#db = db;
-    this.#stmts = {
-      upsert: db.prepare(
-        `INSERT INTO call_log (call_id, caller, callee, started_at, answered_at, ended_at, outcome, video)
-         VALUES (@callId, @caller, @callee, @startedAt, @answeredAt, @endedAt, @outcome, @video)
-         ON CONFLICT(call_id) DO UPDATE SET answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-           outcome = excluded.outcome`,
-      ),
-      forUser: db.prepare<[string, string, number], Record<string, number | string | null>>(
-        `SELECT call_id, caller, callee, started_at, answered_at, ended_at, outcome, video FROM call_log
-         WHERE caller = ? OR callee = ? ORDER BY started_at DESC LIMIT ?`,
-      ),
-    };
+    this.#records = records;
+    this.#logger = logger;
   }
 
   invited(callId: string, caller: string, callee: string, video: boolean): void {
@@ -116,19 +99,9 @@ export class CallLog extends TypedEmitter<CallLogEvents> {
     return this.#active.size;
   }
 
-  history(username: string, limit = 50): CallLogEntry[] {
-    this.flush();
-    return this.#stmts.forUser.all(username, username, limit).map((row) => {
-      const record: CallRecord = {
-        callId: String(row.call_id),
-        caller: String(row.caller),
-        callee: String(row.callee),
-        startedAt: Number(row.started_at),
-        answeredAt: row.answered_at == null ? undefined : Number(row.answered_at),
-        endedAt: row.ended_at == null ? undefined : Number(row.ended_at),
-        outcome: String(row.outcome) as CallOutcome,
-        video: Boolean(row.video),
-      };
+  async history(username: string, limit = 50): Promise<CallLogEntry[]> {
+    await this.flush();
+    return (await this.#records.forUser(username, limit)).map((record) => {
       const direction = record.caller === username ? 'outgoing' : 'incoming';
       return {
         ...record,
@@ -142,24 +115,18 @@ export class CallLog extends TypedEmitter<CallLogEvents> {
   }
 
   /** Writes queued rows now (also called before reads and at shutdown). */
-  flush(): void {
-    if (!this.#dirty.size) return;
-    const rows = [...this.#dirty.values()];
-    this.#dirty.clear();
-    this.#db.transaction(() => {
-      for (const r of rows) {
-        this.#stmts.upsert.run({
-          callId: r.callId,
-          caller: r.caller,
-          callee: r.callee,
-          startedAt: r.startedAt,
-          answeredAt: r.answeredAt ?? null,
-          endedAt: r.endedAt ?? null,
-          outcome: r.outcome,
-          video: r.video ? 1 : 0,
-        });
-      }
-    })();
+  flush(): Promise<void> {
+    if (this.#dirty.size) {
+      const rows = [...this.#dirty.values()].map((r) => ({ ...r }));
+      this.#dirty.clear();
+      this.#flushing = this.#flushing.then(() =>
+        this.#records.saveAll(rows).catch((err: unknown) => {
+          // A record is not worth a crash; the call itself is unaffected.
+          this.#logger?.error({ err, calls: rows.length }, 'could not write call records');
+        }),
+      );
+    }
+    return this.#flushing;
   }
 
   #write(record: CallRecord): void {
@@ -168,7 +135,7 @@ export class CallLog extends TypedEmitter<CallLogEvents> {
       this.#flushScheduled = true;
       setTimeout(() => {
         this.#flushScheduled = false;
-        this.flush();
+        void this.flush();
       }, FLUSH_DELAY_MS).unref();
     }
   }

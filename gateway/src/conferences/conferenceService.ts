@@ -17,12 +17,14 @@ import type { Logger } from '../../../server-common/logger.js';
 import { NoSfuNodeAvailableError, type ConferenceRegistry } from '../../../sfu/src/registry/index.js';
 import type { AccountStore } from '../directory/accountStore.js';
 import { checkEmbedKey } from '../embed/embedKeys.js';
-import { randomConferenceName, type Conference, type ConferenceStore } from './conferenceStore.js';
+import type { Conference, ConferenceRecords } from '../storage/records/conferenceRecords.js';
+import type { EmbedKeyRecords } from '../storage/records/embedKeyRecords.js';
+import { randomConferenceName } from './conferenceNames.js';
 import { issueGuestLink, verifyGuestLink } from './guestLinks.js';
 
 export interface ConferenceServiceOptions {
   accounts: AccountStore;
-  store: ConferenceStore;
+  store: ConferenceRecords;
   registry: ConferenceRegistry;
   domain: string;
   /** Signs join tokens; SFU nodes verify with the same key. */
@@ -33,6 +35,8 @@ export interface ConferenceServiceOptions {
   guestLinkHours: number;
   /** Verifies the embed keys `parley embed-key` issues. */
   embedKeyKey: Uint8Array;
+  /** Which embed keys were issued and which are revoked. */
+  embedKeys: EmbedKeyRecords;
   /** Origins allowed to frame Parley (PARLEY_EMBED_ORIGINS); an embed key counts only on these. */
   embedOrigins: readonly string[];
   /** Meetings one account may start per hour. */
@@ -108,26 +112,26 @@ export class ConferenceService {
   /** Starts a meeting under a fresh, unguessable name. */
   async start(owner: string, title?: string): Promise<Conference> {
     const o = this.#o;
-    if (o.store.countCreatedSince(owner, Date.now() - 3600_000) >= o.createPerHour) {
+    if ((await o.store.countCreatedSince(owner, Date.now() - 3600_000)) >= o.createPerHour) {
       throw new ConferenceError('too_many_meetings', 'You started many meetings in the last hour; reuse one of them.');
     }
     const account = await o.accounts.get(owner);
     const chosenTitle = title || defaultTitle(account?.displayName ?? owner);
     for (let i = 0; i < 5; i++) {
-      const candidate = randomConferenceName();
-      if (!o.store.get(candidate)) return o.store.ensure(candidate, owner, chosenTitle);
+      const created = await o.store.create(randomConferenceName(), owner, chosenTitle);
+      if (created) return created;
     }
     throw new ConferenceError('no_free_name', 'Could not find a free meeting name; try again.');
   }
 
-  ownedBy(owner: string): Conference[] {
+  ownedBy(owner: string): Promise<Conference[]> {
     return this.#o.store.ownedBy(owner);
   }
 
   /** What a visitor sees before joining; guests must already hold a valid link or key. */
   async preview(input: string, visitor: Visitor): Promise<ConferencePreview> {
     const name = this.meetingName(input);
-    const conference = this.#o.store.get(name);
+    const conference = await this.#o.store.get(name);
     const owner = conference ? await this.#ownerOf(conference) : null;
     if (visitor.kind === 'account') {
       // A name nobody used yet is a meeting the visitor would start (ad hoc, as in Jitsi).
@@ -142,7 +146,7 @@ export class ConferenceService {
   /** A link for people without an account; only the meeting's owner may make one. */
   async guestLink(owner: string, input: string, hours?: number): Promise<{ name: string; token: string; expiresAt: number }> {
     const name = this.meetingName(input);
-    const conference = this.#o.store.get(name);
+    const conference = await this.#o.store.get(name);
     if (!conference) throw new ConferenceError('no_such_meeting', 'No meeting by that name');
     if (conference.owner !== owner) {
       throw new ConferenceError('not_owner', 'Only the person who started this meeting can invite guests');
@@ -166,7 +170,7 @@ export class ConferenceService {
       const account = await o.accounts.get(visitor.username);
       if (!account) throw new ConferenceError('not_signed_in', 'Sign in first');
       // Joining a meeting name nobody used yet starts it (ad hoc meetings, as in Jitsi).
-      conference = o.store.get(name) ?? o.store.ensure(name, account.username, defaultTitle(account.displayName));
+      conference = await o.store.ensure(name, account.username, defaultTitle(account.displayName));
       participant = {
         userId: `${account.username}@${o.domain}`,
         displayName: account.displayName,
@@ -175,7 +179,7 @@ export class ConferenceService {
     } else {
       const access = await this.#checkGuestAccess(visitor.access, name);
       // A site's embed key may open its meeting before anyone signed in has started it.
-      const found = o.store.get(name) ?? (access.via === 'embed' ? o.store.ensure(name, EMBED_OWNER, name) : undefined);
+      const found = access.via === 'embed' ? await o.store.ensure(name, EMBED_OWNER, name) : await o.store.get(name);
       if (!found) throw new ConferenceError('no_such_meeting', 'This meeting does not exist any more.');
       const displayName = visitor.displayName?.trim();
       if (!displayName) throw new ConferenceError('name_required', 'Type your name so others know who joined');
@@ -227,6 +231,12 @@ export class ConferenceService {
         allowedOrigins: this.#o.embedOrigins,
       });
       if (!result.ok) throw new ConferenceError('invalid_embed_key', result.reason);
+      if (result.claims.id !== undefined) {
+        const record = await this.#o.embedKeys.get(result.claims.id);
+        if (!record || record.revokedAt !== undefined) {
+          throw new ConferenceError('invalid_embed_key', 'This site’s embed key was withdrawn; the site needs a new one.');
+        }
+      }
       return { via: 'embed', expiresAt: result.claims.expiresAt };
     }
     throw new ConferenceError('not_signed_in', 'Sign in, or open the guest link the organiser sent you');

@@ -18,12 +18,12 @@ describe('embed keys', () => {
     checkEmbedKey(token, KEY, { room, origin, allowedOrigins: allowed });
 
   it('admit a guest to a matching meeting from a named, allowed site', async () => {
-    const { key } = await issueEmbedKey({ origins: [SITE], rooms: 'physics-*' }, KEY, 3600);
+    const { key } = await issueEmbedKey({ id: 'k1', origins: [SITE], rooms: 'physics-*' }, KEY, 3600);
     expect(await check(key, 'physics-101', SITE)).toMatchObject({ ok: true, claims: { origins: [SITE], rooms: 'physics-*' } });
   });
 
   it('refuse other meetings, other sites, sites the operator has not allowed, and pages that say nothing', async () => {
-    const { key } = await issueEmbedKey({ origins: [SITE], rooms: 'physics-*' }, KEY, 3600);
+    const { key } = await issueEmbedKey({ id: 'k1', origins: [SITE], rooms: 'physics-*' }, KEY, 3600);
     expect(await check(key, 'chemistry-1', SITE)).toEqual({ ok: false, reason: expect.stringMatching(/does not open this meeting/) });
     expect(await check(key, 'physics-101', 'https://evil.example')).toEqual({ ok: false, reason: expect.stringMatching(/may not embed/) });
     expect(await check(key, 'physics-101', SITE, [])).toEqual({ ok: false, reason: expect.stringMatching(/may not embed/) });
@@ -31,13 +31,13 @@ describe('embed keys', () => {
   });
 
   it('refuse forged, altered and expired keys', async () => {
-    const { key } = await issueEmbedKey({ origins: [SITE], rooms: '*' }, KEY, 3600);
+    const { key } = await issueEmbedKey({ id: 'k1', origins: [SITE], rooms: '*' }, KEY, 3600);
     const [h, p, s] = key.split('.');
     const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), origins: ['https://evil.example'] })).toString('base64url');
     expect(await check(`${h}.${widened}.${s}`, 'x-1', 'https://evil.example', ['https://evil.example'])).toMatchObject({ ok: false, reason: 'This embed key is not valid.' });
-    const { key: other } = await issueEmbedKey({ origins: [SITE], rooms: '*' }, new Uint8Array(32).fill(8), 3600);
+    const { key: other } = await issueEmbedKey({ id: 'k1', origins: [SITE], rooms: '*' }, new Uint8Array(32).fill(8), 3600);
     expect(await check(other, 'x-1', SITE)).toMatchObject({ ok: false, reason: 'This embed key is not valid.' });
-    const { key: old } = await issueEmbedKey({ origins: [SITE], rooms: '*' }, KEY, -10);
+    const { key: old } = await issueEmbedKey({ id: 'k1', origins: [SITE], rooms: '*' }, KEY, -10);
     expect(await check(old, 'x-1', SITE)).toMatchObject({ ok: false, reason: expect.stringMatching(/expired/) });
     expect(await check('not-a-key', 'x-1', SITE)).toMatchObject({ ok: false });
   });
@@ -61,7 +61,7 @@ describe('embedding through the gateway', () => {
   const cli = (args: string[]) =>
     spawnSync(process.execPath, [path.join(ROOT, 'bin/parley.js'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, PARLEY_DATA: gw.dataDir, PARLEY_EMBED_ORIGINS: SITE },
+      env: { ...process.env, ...gw.storageEnv, PARLEY_EMBED_ORIGINS: SITE },
       encoding: 'utf8',
     });
 

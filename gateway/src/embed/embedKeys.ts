@@ -4,7 +4,8 @@
  * The key is a signed, expiring token (JWT, HS256 via jose) naming the origins and which
  * meeting names it opens. It is public (it sits in the site's HTML), so it is only honoured
  * for an embedding page whose origin it names and that PARLEY_EMBED_ORIGINS allows; browsers
- * report that origin truthfully and refuse to frame Parley anywhere else.
+ * report that origin truthfully and refuse to frame Parley anywhere else. Each key carries an
+ * id (`jti`) recorded in the database, so `parley embed-key revoke <id>` withdraws it at once.
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
 
@@ -12,16 +13,23 @@ const ISSUER = 'parley-gateway';
 const AUDIENCE = 'parley-embed-key';
 
 export interface EmbedKeyClaims {
+  /** The key's id (JWT `jti`); keys issued before ids existed have none. */
+  id?: string;
   origins: string[];
   /** Meeting names: exact, `prefix-*`, or `*` for any. */
   rooms: string;
   expiresAt: number;
 }
 
-export async function issueEmbedKey(claims: { origins: string[]; rooms: string }, key: Uint8Array, ttlSeconds: number): Promise<{ key: string; expiresAt: number }> {
+export async function issueEmbedKey(
+  claims: { id: string; origins: string[]; rooms: string },
+  key: Uint8Array,
+  ttlSeconds: number,
+): Promise<{ key: string; expiresAt: number }> {
   const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
   const token = await new SignJWT({ origins: claims.origins, rooms: claims.rooms })
     .setProtectedHeader({ alg: 'HS256' })
+    .setJti(claims.id)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt()
@@ -49,7 +57,7 @@ export async function checkEmbedKey(
     if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string') || typeof payload.rooms !== 'string') {
       return { ok: false, reason: 'This embed key is not valid.' };
     }
-    claims = { origins: origins as string[], rooms: payload.rooms, expiresAt: (payload.exp ?? 0) * 1000 };
+    claims = { id: payload.jti, origins: origins as string[], rooms: payload.rooms, expiresAt: (payload.exp ?? 0) * 1000 };
   } catch (err) {
     if (err instanceof errors.JWTExpired) return { ok: false, reason: 'This site’s embed key has expired; the site needs a new one.' };
     return { ok: false, reason: 'This embed key is not valid.' };

@@ -7,7 +7,7 @@
  * never needs the account password after sign-in.
  */
 import crypto from 'node:crypto';
-import type { Db } from '../storage/database.js';
+import type { SessionRecords } from '../storage/records/sessionRecords.js';
 import { computeHa1, type DigestHash } from '../directory/passwords.js';
 
 export interface Session {
@@ -17,73 +17,73 @@ export interface Session {
 }
 
 export interface SessionStoreOptions {
-  db: Db;
-  /** Key used to derive SIP credentials from sessions. */
+  records: SessionRecords;
+  /** Key used to derive SIP credentials from sessions (the same on every gateway). */
   sipKey: Buffer;
   realm: string;
   ttlSeconds: number;
 }
 
+interface CachedCredentials {
+  passwords: string[];
+  md5: string[];
+  sha256: string[];
+  validUntil: number;
+}
+
+/** Longest a user's cached credentials are trusted without a change notice. */
+const CREDENTIAL_CACHE_MS = 60_000;
+
 export class SessionStore {
+  readonly #records: SessionRecords;
   readonly #key: Buffer;
   readonly #realm: string;
   readonly #ttlMs: number;
-  readonly #stmts;
-  /** username → credentials (and their HA1s) of live sessions, valid until the earliest expiry (hot path). */
-  readonly #credCache = new Map<string, { passwords: string[]; md5: string[]; sha256: string[]; validUntil: number }>();
+  /**
+   * username → credentials (and their HA1s) of live sessions, valid until the earliest expiry
+   * (SIP hot path). Dropped on `sessions:<user>` notices from any gateway.
+   */
+  readonly #credCache = new Map<string, Promise<CachedCredentials>>();
 
   constructor(options: SessionStoreOptions) {
+    this.#records = options.records;
     this.#key = options.sipKey;
     this.#realm = options.realm;
     this.#ttlMs = options.ttlSeconds * 1000;
-    const db = options.db;
-    this.#stmts = {
-      insert: db.prepare(
-        'INSERT INTO sessions (id_hash, username, created_at, expires_at, user_agent) VALUES (?, ?, ?, ?, ?)',
-      ),
-      get: db.prepare<[string, number], { username: string; created_at: number; expires_at: number }>(
-        'SELECT username, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?',
-      ),
-      del: db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?'),
-      delUser: db.prepare<[string]>('DELETE FROM sessions WHERE username = ?'),
-      forUser: db.prepare<[string, number], { id_hash: string; expires_at: number }>(
-        'SELECT id_hash, expires_at FROM sessions WHERE username = ? AND expires_at > ?',
-      ),
-      purge: db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?'),
-    };
   }
 
-  create(username: string, userAgent?: string): { token: string; session: Session } {
+  async create(username: string, userAgent?: string): Promise<{ token: string; session: Session }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const now = Date.now();
     const session = { username, createdAt: now, expiresAt: now + this.#ttlMs };
-    this.#stmts.insert.run(hashToken(token), username, now, session.expiresAt, userAgent?.slice(0, 200) ?? null);
+    await this.#records.insert({ idHash: hashToken(token), ...session, userAgent: userAgent?.slice(0, 200) });
     this.#credCache.delete(username);
     return { token, session };
   }
 
-  get(token: string): Session | undefined {
-    const row = this.#stmts.get.get(hashToken(token), Date.now());
-    return row && { username: row.username, createdAt: row.created_at, expiresAt: row.expires_at };
+  async get(token: string): Promise<Session | undefined> {
+    const row = await this.#records.get(hashToken(token), Date.now());
+    return row && { username: row.username, createdAt: row.createdAt, expiresAt: row.expiresAt };
   }
 
-  delete(token: string): void {
-    this.#stmts.del.run(hashToken(token));
-    this.#credCache.clear();
+  async delete(token: string): Promise<void> {
+    const user = await this.#records.delete(hashToken(token));
+    if (user) this.#credCache.delete(user);
   }
 
-  deleteAllFor(username: string): void {
-    this.#stmts.delUser.run(username);
+  async deleteAllFor(username: string): Promise<void> {
+    await this.#records.deleteAllFor(username);
     this.#credCache.delete(username);
   }
 
-  /** Drops cached session credentials (another process changed the database). */
-  invalidateCache(): void {
-    this.#credCache.clear();
+  /** Drops cached session credentials (the records changed, here or on another gateway). */
+  invalidateCache(username?: string): void {
+    if (username === undefined) this.#credCache.clear();
+    else this.#credCache.delete(username);
   }
 
-  purgeExpired(): number {
-    return this.#stmts.purge.run(Date.now()).changes;
+  purgeExpired(): Promise<number> {
+    return this.#records.purgeExpired(Date.now());
   }
 
   /**
@@ -95,31 +95,43 @@ export class SessionStore {
   }
 
   /** Credentials of every live session of a user. */
-  credentials(username: string): string[] {
-    return this.#cached(username).passwords;
+  async credentials(username: string): Promise<string[]> {
+    return (await this.#cached(username)).passwords;
   }
 
   /** HA1 values of every live session of a user, for digest verification. */
-  sessionHa1s(username: string, hash: DigestHash): string[] {
-    return this.#cached(username)[hash];
+  async sessionHa1s(username: string, hash: DigestHash): Promise<string[]> {
+    return (await this.#cached(username))[hash];
   }
 
-  #cached(username: string) {
+  async #cached(username: string): Promise<CachedCredentials> {
     const now = Date.now();
-    let cached = this.#credCache.get(username);
-    if (!cached || cached.validUntil <= now) {
-      const rows = this.#stmts.forUser.all(username, now);
-      const passwords = rows.map((row) => this.#derive(row.id_hash));
-      cached = {
-        passwords,
-        md5: passwords.map((p) => computeHa1('md5', username, this.#realm, p)),
-        sha256: passwords.map((p) => computeHa1('sha256', username, this.#realm, p)),
-        validUntil: Math.min(now + 60_000, ...rows.map((r) => r.expires_at)),
-      };
-      if (this.#credCache.size > 100_000) this.#credCache.clear();
-      this.#credCache.set(username, cached);
+    const pending = this.#credCache.get(username);
+    if (pending) {
+      const cached = await pending.catch(() => undefined);
+      if (cached && cached.validUntil > now) return cached;
+      if (this.#credCache.get(username) === pending) this.#credCache.delete(username);
     }
-    return cached;
+    let entry = this.#credCache.get(username);
+    if (!entry) {
+      entry = this.#load(username, now);
+      if (this.#credCache.size > 100_000) this.#credCache.clear();
+      this.#credCache.set(username, entry);
+      const loaded = entry;
+      loaded.catch(() => this.#credCache.get(username) === loaded && this.#credCache.delete(username));
+    }
+    return entry;
+  }
+
+  async #load(username: string, now: number): Promise<CachedCredentials> {
+    const rows = await this.#records.liveFor(username, now);
+    const passwords = rows.map((row) => this.#derive(row.idHash));
+    return {
+      passwords,
+      md5: passwords.map((p) => computeHa1('md5', username, this.#realm, p)),
+      sha256: passwords.map((p) => computeHa1('sha256', username, this.#realm, p)),
+      validUntil: Math.min(now + CREDENTIAL_CACHE_MS, ...rows.map((r) => r.expiresAt)),
+    };
   }
 
   #derive(idHash: string): string {

@@ -17,19 +17,18 @@ import { groupChatDomain } from '../../../contracts/xmpp/serviceAddresses.js';
 import type { Logger } from '../../../server-common/logger.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
-import type { Db } from '../storage/database.js';
+import type { ArchiveStore } from '../storage/archive/archiveStore.js';
+import type { Storage } from '../storage/storage.js';
 import { parseJid, type Jid } from './core/jid.js';
 import { childElements, stanzaError, StreamError } from './core/xml.js';
-import { ArchiveStore } from './im/archiveStore.js';
 import { CarbonsService } from './im/carbonsService.js';
 import { MamService } from './im/mamService.js';
 import { MessageService } from './im/messageService.js';
-import { OfflineStore } from './im/offlineStore.js';
 import { MucService } from './muc/mucService.js';
 import { PresenceService } from './presence/presenceService.js';
 import { RosterService } from './roster/rosterService.js';
 import { RosterStore } from './roster/rosterStore.js';
-import { XmppServiceRegistry, type XmppService } from './router/serviceRegistry.js';
+import { XmppServiceRegistry, type Handled, type XmppService } from './router/serviceRegistry.js';
 import type { XmppContext } from './router/xmppContext.js';
 import { BasicIqService } from './services/basicIqService.js';
 import { VCardService } from './services/vcardService.js';
@@ -39,7 +38,7 @@ import type { StreamTransport } from './transport/streamTransport.js';
 
 export interface XmppServerOptions {
   config: GatewayConfig;
-  db: Db;
+  storage: Storage;
   accounts: AccountStore;
   auth: XmppAuthenticator;
   /** Services built outside the server because they also serve HTTP (file upload). */
@@ -63,6 +62,7 @@ export class XmppServer implements SessionHost, XmppContext {
   readonly vcards: VCardService;
   readonly services: XmppServiceRegistry;
   readonly #accounts: AccountStore;
+  readonly #rosterStore: RosterStore;
   readonly #byJid = new Map<string, C2SSession>();
   readonly #byUser = new Map<string, Set<C2SSession>>();
   readonly #all = new Set<C2SSession>();
@@ -75,8 +75,9 @@ export class XmppServer implements SessionHost, XmppContext {
     this.logger = o.logger;
     this.#accounts = o.accounts;
     this.services = new XmppServiceRegistry(this);
-    const rosterStore = new RosterStore(o.db);
-    this.archive = new ArchiveStore(o.config.dataDir);
+    const rosterStore = new RosterStore(o.storage.rosters, o.storage.db);
+    this.#rosterStore = rosterStore;
+    this.archive = o.storage.archive;
     this.archive.onError = (err) => this.logger.error({ err }, 'XMPP archive write failed');
     this.presence = new PresenceService(this, rosterStore, (session) => this.services.initialPresence(session));
     this.roster = new RosterService(this, rosterStore, this.presence);
@@ -84,15 +85,16 @@ export class XmppServer implements SessionHost, XmppContext {
     this.messages = new MessageService({
       ctx: this,
       archive: this.archive,
-      offline: new OfflineStore(o.db, o.config.xmpp.offlineMax),
+      offline: o.storage.offline,
+      offlineMax: o.config.xmpp.offlineMax,
       roster: this.roster,
       presence: this.presence,
       carbons,
       strangerMessages: o.config.xmpp.strangerMessages,
     });
     const mam = new MamService(this, this.archive);
-    this.vcards = new VCardService(o.db);
-    this.muc = new MucService(this, o.db, this.archive, mam, this.messages, o.config.xmpp.mucHistory);
+    this.vcards = new VCardService(o.storage.vcards);
+    this.muc = new MucService(this, o.storage.mucRooms, this.archive, mam, this.messages, o.config.xmpp.mucHistory);
 
     // The user is back on a new connection: sessions waiting for resumption hand over what
     // they held (a closed browser tab never resumes; a device that does just signs in again).
@@ -104,6 +106,11 @@ export class XmppServer implements SessionHost, XmppContext {
     // before its roster cache is dropped; then pending requests before offline messages.
     const services: XmppService[] = [this.presence, this.roster, carbons, this.messages, mam, this.vcards, this.muc, new BasicIqService(o.version), ...o.services];
     for (const service of services) service.register(this.services);
+  }
+
+  /** Loads what the services keep in memory (persistent rooms); before clients connect. */
+  async start(): Promise<void> {
+    await this.muc.load();
   }
 
   /** A session for a new connection (the transport feeds it). */
@@ -169,7 +176,7 @@ export class XmppServer implements SessionHost, XmppContext {
     const set = this.#byUser.get(user);
     set?.delete(session);
     if (set && !set.size) this.#byUser.delete(user);
-    this.services.sessionEnded(session, unacked);
+    void this.services.sessionEnded(session, unacked);
   }
 
   /** Unified presence: called by the SIP side when a user's call starts or ends. */
@@ -177,15 +184,16 @@ export class XmppServer implements SessionHost, XmppContext {
     this.presence.setInCall(username, inCall);
   }
 
-  /** Ends every session and writes out the archive (server shutdown). */
+  /** Ends every session and waits for the archive's queued rows (server shutdown; the storage closes it). */
   async shutdown(): Promise<void> {
     for (const s of [...this.#all]) s.close(new StreamError('system-shutdown', 'The server is restarting; reconnect in a moment'));
-    await this.archive.close();
+    await this.archive.settled();
+    this.#rosterStore.close();
   }
 
   // ---- routing -------------------------------------------------------------------------
 
-  route(session: C2SSession, stanza: Element): void {
+  async route(session: C2SSession, stanza: Element): Promise<void> {
     const from = stanza.attrs.from;
     if (from !== undefined && from !== session.fullJid && from !== session.bareJid) {
       session.close(new StreamError('invalid-from', 'The from address of a stanza must be your own'));
@@ -202,50 +210,48 @@ export class XmppServer implements SessionHost, XmppContext {
       stanza.attrs.to = to.full;
     }
     try {
-      if (stanza.name === 'message') this.#message(session, stanza, to);
-      else if (stanza.name === 'presence') this.#presence(session, stanza, to);
-      else this.#iq(session, stanza, to);
+      if (stanza.name === 'message') await this.#message(session, stanza, to);
+      else if (stanza.name === 'presence') await this.#presence(session, stanza, to);
+      else await this.#iq(session, stanza, to);
     } catch (err) {
       this.logger.error({ err, stanza: stanza.name }, 'XMPP stanza handling failed');
       if (stanza.attrs.type !== 'error' && stanza.attrs.type !== 'result') session.send(stanzaError(stanza, 'cancel', 'internal-server-error'));
     }
   }
 
-  #presence(session: C2SSession, p: Element, to: Jid | undefined): void {
+  #presence(session: C2SSession, p: Element, to: Jid | undefined): Handled {
     if (!to) return this.presence.broadcastFrom(session, p);
     const type = p.attrs.type;
     const component = this.services.component(to.domain);
     if (component) return component.presence?.(session, p, to);
     if (type === 'subscribe' || type === 'subscribed' || type === 'unsubscribe' || type === 'unsubscribed') {
       if (to.domain !== this.domain || !to.local) return;
-      return void this.roster.handleSubscription(session, p, to.bare).catch((err: unknown) => this.logger.error({ err }, 'XMPP subscription handling failed'));
+      return this.roster.handleSubscription(session, p, to.bare);
     }
     if (type === 'probe' || type === 'error') return;
     if (to.domain !== this.domain) return; // no federation: nothing to deliver to
     this.presence.directedFrom(session, p, to.full);
   }
 
-  #message(session: C2SSession, m: Element, toJid: Jid | undefined): void {
+  async #message(session: C2SSession, m: Element, toJid: Jid | undefined): Promise<void> {
     const to = toJid ?? parseJid(session.bareJid)!;
     if (to.domain !== this.domain) {
       const component = this.services.component(to.domain);
-      if (component?.message) return component.message(session, m, to);
+      if (component?.message) return await component.message(session, m, to);
       if (m.attrs.type === 'error') return;
       if (component) return void session.send(stanzaError(m, 'cancel', 'service-unavailable'));
       return void session.send(stanzaError(m, 'cancel', 'remote-server-not-found', 'This server does not talk to other servers'));
     }
     if (!to.local) return; // messages to the server itself are ignored
     const user = to.local;
-    void this.userExists(user).then((exists) => {
-      if (!exists) {
-        if (m.attrs.type !== 'error') session.send(stanzaError(m, 'cancel', 'service-unavailable', `There is no user ${to.bare}`));
-        return;
-      }
-      this.messages.fromClient(session, m, user, to.bare, to.resource ? to.full : undefined);
-    });
+    if (!(await this.userExists(user))) {
+      if (m.attrs.type !== 'error') session.send(stanzaError(m, 'cancel', 'service-unavailable', `There is no user ${to.bare}`));
+      return;
+    }
+    await this.messages.fromClient(session, m, user, to.bare, to.resource ? to.full : undefined);
   }
 
-  #iq(session: C2SSession, iq: Element, to: Jid | undefined): void {
+  #iq(session: C2SSession, iq: Element, to: Jid | undefined): Handled {
     const type = iq.attrs.type;
     if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') {
       session.send(stanzaError(iq, 'modify', 'bad-request', 'iq type must be get, set, result or error'));

@@ -34,22 +34,22 @@ export class AuthApi {
     router.add('POST', '/api/login', (req, res) => this.#login(req, res));
     router.add('POST', '/api/logout', (req, res) => this.#logout(req, res));
     router.add('GET', '/api/me', async (req, res) => {
-      const auth = this.require(req);
+      const auth = await this.require(req);
       sendJson(res, 200, await this.#profile(auth));
     });
   }
 
   /** The session behind the request's cookie, or undefined. */
-  sessionOf(req: IncomingMessage): AuthenticatedRequest | undefined {
+  async sessionOf(req: IncomingMessage): Promise<AuthenticatedRequest | undefined> {
     const token = parseCookie(req.headers.cookie ?? '')[SESSION_COOKIE];
     if (!token) return undefined;
-    const session = this.o.sessions.get(token);
+    const session = await this.o.sessions.get(token);
     return session ? { session, token } : undefined;
   }
 
   /** The session, or a 401 telling the client to sign in. */
-  require(req: IncomingMessage): AuthenticatedRequest {
-    const auth = this.sessionOf(req);
+  async require(req: IncomingMessage): Promise<AuthenticatedRequest> {
+    const auth = await this.sessionOf(req);
     if (!auth) throw new HttpError(401, 'not_signed_in', 'Sign in first');
     return auth;
   }
@@ -73,7 +73,7 @@ export class AuthApi {
       throw new HttpError(401, 'invalid_credentials', 'Wrong username or password');
     }
     this.o.throttle.succeed(username, ip);
-    const { token, session } = this.o.sessions.create(username, req.headers['user-agent']);
+    const { token, session } = await this.o.sessions.create(username, req.headers['user-agent']);
     this.o.logger.info({ username, ip }, 'signed in');
     res.setHeader(
       'Set-Cookie',
@@ -89,8 +89,8 @@ export class AuthApi {
   }
 
   async #logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const auth = this.sessionOf(req);
-    if (auth) this.o.sessions.delete(auth.token);
+    const auth = await this.sessionOf(req);
+    if (auth) await this.o.sessions.delete(auth.token);
     res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 0 }));
     sendJson(res, 200, { ok: true });
   }

@@ -6,9 +6,9 @@ import type { Router } from '../router.js';
 import type { AuthApi } from './authApi.js';
 
 export function registerCallsApi(router: Router, auth: AuthApi, callLog: CallLog): void {
-  router.add('GET', '/api/calls', (req, res) => {
-    const me = auth.require(req).session.username;
+  router.add('GET', '/api/calls', async (req, res) => {
+    const me = (await auth.require(req)).session.username;
     const limit = Math.min(200, Math.max(1, Number(new URL(req.url ?? '/', 'http://x').searchParams.get('limit') ?? 50) || 50));
-    sendJson(res, 200, { calls: callLog.history(me, limit) } satisfies CallHistoryResponse);
+    sendJson(res, 200, { calls: await callLog.history(me, limit) } satisfies CallHistoryResponse);
   });
 }

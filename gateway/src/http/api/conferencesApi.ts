@@ -17,7 +17,7 @@ import {
 import { RateLimiter } from '../../../../server-common/rateLimiter.js';
 import type { GatewayConfig } from '../../config.js';
 import { ConferenceError, type ConferenceErrorCode, type ConferenceService, type Visitor } from '../../conferences/conferenceService.js';
-import type { Conference } from '../../conferences/conferenceStore.js';
+import type { Conference } from '../../storage/records/conferenceRecords.js';
 import { clientIp, HttpError, readJson, sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
 import type { AuthApi } from './authApi.js';
@@ -68,19 +68,19 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
   const summary = (c: Conference): ConferenceSummary => ({ name: c.name, title: c.title, url: linkFor(c.name), createdAt: c.createdAt });
 
   router.add('POST', '/api/conferences', async (req, res) => {
-    const me = o.auth.require(req).session.username;
+    const me = (await o.auth.require(req)).session.username;
     const body = await readJson(req, createConferenceRequest);
     const conference = await answer(() => service.start(me, body.title));
     sendJson(res, 201, summary(conference));
   });
 
-  router.add('GET', '/api/conferences', (req, res) => {
-    const me = o.auth.require(req).session.username;
-    sendJson(res, 200, { conferences: service.ownedBy(me).map(summary) } satisfies ConferenceList);
+  router.add('GET', '/api/conferences', async (req, res) => {
+    const me = (await o.auth.require(req)).session.username;
+    sendJson(res, 200, { conferences: (await service.ownedBy(me)).map(summary) } satisfies ConferenceList);
   });
 
   router.add('GET', '/api/conferences/:name', async (req, res, params) => {
-    const signedIn = o.auth.sessionOf(req);
+    const signedIn = await o.auth.sessionOf(req);
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     const visitor: Visitor = signedIn
       ? { kind: 'account', username: signedIn.session.username }
@@ -107,7 +107,7 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
   });
 
   router.add('POST', '/api/conferences/:name/guest-links', async (req, res, params) => {
-    const me = o.auth.require(req).session.username;
+    const me = (await o.auth.require(req)).session.username;
     const body = await readJson(req, guestLinkRequest);
     const { name, token, expiresAt } = await answer(() => service.guestLink(me, params.name ?? '', body.hours));
     sendJson(res, 201, { url: linkFor(name, token), token, expiresAt } satisfies GuestLink);
@@ -115,7 +115,7 @@ export function registerConferencesApi(router: Router, o: ConferencesApiOptions)
 
   router.add('POST', '/api/conferences/:name/join', async (req, res, params) => {
     const body = await readJson(req, joinConferenceRequest);
-    const signedIn = o.auth.sessionOf(req);
+    const signedIn = await o.auth.sessionOf(req);
     let visitor: Visitor;
     if (signedIn) {
       visitor = { kind: 'account', username: signedIn.session.username };

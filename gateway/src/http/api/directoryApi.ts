@@ -10,7 +10,7 @@ const MAX_RESULTS = 50;
 
 export function registerDirectoryApi(router: Router, auth: AuthApi, accounts: AccountStore, locations: LocationStore, domain: string): void {
   router.add('GET', '/api/users', async (req, res) => {
-    const me = auth.require(req).session.username;
+    const me = (await auth.require(req)).session.username;
     const q = (new URL(req.url ?? '/', 'http://x').searchParams.get('q') ?? '').trim().toLowerCase();
     const all = await accounts.list();
     const matches = all

@@ -153,8 +153,7 @@ describe('proxy', () => {
     expect((await alice.final(o.callId, 'BYE')).status).toBe(200);
 
     // The call log has one answered, ended call.
-    gw.gateway.callLog.flush();
-    const entry = gw.gateway.callLog.history('alice').find((e) => e.callId === o.callId)!;
+    const entry = (await gw.gateway.callLog.history('alice')).find((e) => e.callId === o.callId)!;
     expect(entry).toMatchObject({ outcome: 'answered', direction: 'outgoing', peer: 'bob' });
     expect(entry.endedAt).toBeGreaterThanOrEqual(entry.answeredAt!);
     desk.close();
@@ -175,8 +174,7 @@ describe('proxy', () => {
     dave.reply(cancel, 200, 'OK');
     dave.reply(invite, 487, 'Request Terminated');
     expect((await alice.final(o.callId, 'INVITE')).status).toBe(487);
-    gw.gateway.callLog.flush();
-    expect(gw.gateway.callLog.history('dave').find((e) => e.callId === o.callId)).toMatchObject({ missed: true, direction: 'incoming' });
+    expect((await gw.gateway.callLog.history('dave')).find((e) => e.callId === o.callId)).toMatchObject({ missed: true, direction: 'incoming' });
     dave.close();
   });
 

@@ -10,7 +10,7 @@ import { child, childElements, el, isoStamp, stanzaError, textOf } from '../core
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
 import type { XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
-import type { ArchiveStore } from './archiveStore.js';
+import type { ArchiveStore } from '../../storage/archive/archiveStore.js';
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 200;

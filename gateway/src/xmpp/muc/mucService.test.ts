@@ -155,9 +155,9 @@ describe('group chat', () => {
     await alice.waitFor(fromRoom(`private@${MUC}`, 'Alice', 'kept for later'));
     // After a server restart the persistent room, its members and its history are still there.
     for (const c of open.splice(0)) await c.stop();
-    const dataDir = gw.dataDir;
+    const stored = gw.storageEnv;
     await gw.stop({ keepData: true });
-    gw = await startTestGateway({ PARLEY_DATA: dataDir });
+    gw = await startTestGateway(stored);
     const bob = await user('bob', 'after-restart');
     expect(codes(await join(bob, `private@${MUC}`, 'Bob'))).toContain('110'); // still a member
     await bob.waitFor((s) => s.name === 'message' && s.getChildText('body') === 'kept for later' && s.getChild('delay', 'urn:xmpp:delay') !== undefined);

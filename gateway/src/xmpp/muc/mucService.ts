@@ -1,17 +1,17 @@
 /**
  * Multi-User Chat (XEP-0045) on conference.<domain>: create by joining, join with history,
- * leave, mediated invitations, members-only and public rooms, persistent rooms (SQLite),
+ * leave, mediated invitations, members-only and public rooms, persistent rooms (stored records),
  * moderator kick, affiliations, room configuration, and the room archive (MAM).
  *
  * Rooms are non-anonymous: in an organisation everyone sees who is in a room (status 100).
  */
 import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
-import type { Db } from '../../storage/database.js';
+import type { ArchiveStore } from '../../storage/archive/archiveStore.js';
+import type { MucRoomRecords } from '../../storage/records/mucRoomRecords.js';
 import { parseJid, type Jid } from '../core/jid.js';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, childElements, el, isoStamp, stanzaError, textOf } from '../core/xml.js';
-import type { ArchiveStore } from '../im/archiveStore.js';
 import type { MamService } from '../im/mamService.js';
 import type { MessageService } from '../im/messageService.js';
 import { hasBody } from '../im/messageService.js';
@@ -24,25 +24,21 @@ const MAX_NICK = 64;
 
 export class MucService implements XmppService {
   readonly #rooms = new Map<string, Room>();
-  readonly #stmts;
+  /** Each room's writes, one after another, so the last change is the one stored. */
+  readonly #writes = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctx: XmppContext,
-    db: Db,
+    private readonly records: MucRoomRecords,
     private readonly archive: ArchiveStore,
     private readonly mam: MamService,
     private readonly messages: MessageService,
     private readonly historySize: number,
-  ) {
-    this.#stmts = {
-      all: db.prepare<[], { jid: string; config: string; affiliations: string; subject: string | null }>('SELECT jid, config, affiliations, subject FROM muc_rooms'),
-      save: db.prepare(
-        `INSERT INTO muc_rooms (jid, config, affiliations, subject) VALUES (?, ?, ?, ?)
-         ON CONFLICT(jid) DO UPDATE SET config = excluded.config, affiliations = excluded.affiliations, subject = excluded.subject`,
-      ),
-      del: db.prepare<[string]>('DELETE FROM muc_rooms WHERE jid = ?'),
-    };
-    for (const row of this.#stmts.all.all()) {
+  ) {}
+
+  /** Loads the persistent rooms (at start, before clients connect). */
+  async load(): Promise<void> {
+    for (const row of await this.records.all()) {
       const room = new Room(row.jid, JSON.parse(row.config) as RoomConfig, new Map(Object.entries(JSON.parse(row.affiliations) as Record<string, Affiliation>)));
       room.subject = row.subject ? (JSON.parse(row.subject) as Room['subject']) : undefined;
       this.#rooms.set(row.jid, room);
@@ -254,7 +250,7 @@ export class MucService implements XmppService {
   #maybeDestroy(room: Room): void {
     if (room.isEmpty && !room.config.persistent) {
       this.#rooms.delete(room.jid);
-      this.#stmts.del.run(room.jid);
+      void this.#forget(room.jid);
     }
   }
 
@@ -301,16 +297,18 @@ export class MucService implements XmppService {
     const subject = child(message, 'subject');
     if (subject && !hasBody(message)) {
       room.subject = { text: subject.getText(), from: `${room.jid}/${occupant.nick}` };
-      this.#save(room);
+      session.holdAck(this.#save(room));
     }
     const out = clone(message);
     out.attrs.from = `${room.jid}/${occupant.nick}`;
     delete out.attrs.to;
     out.children = out.children.filter((c) => typeof c === 'string' || !(c.name === 'stanza-id' && c.attrs.xmlns === NS.sid));
     if (hasBody(message)) {
-      const id = this.archive.newId();
-      out.cnode(el('stanza-id', { xmlns: NS.sid, by: room.jid, id }));
-      this.archive.append(room.jid, id, session.bareJid, out.toString());
+      const archived = this.archive.add(room.jid, session.bareJid, (id) => {
+        out.cnode(el('stanza-id', { xmlns: NS.sid, by: room.jid, id }));
+        return out.toString();
+      });
+      session.holdAck(archived.committed);
       const past = clone(out);
       past.cnode(el('delay', { xmlns: NS.delay, from: room.jid, stamp: isoStamp(Date.now()) }));
       room.history.push(past);
@@ -338,7 +336,7 @@ export class MucService implements XmppService {
       }
       if (room.config.membersOnly && room.affiliationOf(invitee.bare) === 'none') {
         room.affiliations.set(invitee.bare, 'member');
-        this.#save(room);
+        session.holdAck(this.#save(room));
       }
       const reason = textOf(child(invite, 'reason'));
       const out = el(
@@ -349,7 +347,8 @@ export class MucService implements XmppService {
         el('body', {}, `${session.username} invites you to the group chat ${room.config.name ?? room.jid}`),
       );
       // An invitation waits in offline storage when the invitee is not connected.
-      this.messages.deliver(out, user, invitee.bare, undefined, false);
+      const stored = this.messages.deliver(out, user, invitee.bare, undefined, false);
+      if (stored) session.holdAck(stored);
     }
   }
 
@@ -426,7 +425,7 @@ export class MucService implements XmppService {
         o.session.send(p);
       }
       this.#rooms.delete(room.jid);
-      this.#stmts.del.run(room.jid);
+      session.holdAck(this.#forget(room.jid));
       return session.send(this.#result(iq));
     }
     const form = child(query, 'x', NS.dataForms);
@@ -444,8 +443,7 @@ export class MucService implements XmppService {
     if (room.config.membersOnly) {
       for (const o of room.occupants.values()) if (room.affiliationOf(o.session.bareJid) === 'none') room.affiliations.set(o.session.bareJid, 'member');
     }
-    if (room.config.persistent) this.#save(room);
-    else this.#stmts.del.run(room.jid);
+    session.holdAck(room.config.persistent ? this.#save(room) : this.#forget(room.jid));
     session.send(this.#result(iq));
   }
 
@@ -485,7 +483,7 @@ export class MucService implements XmppService {
             this.#broadcastPresence(room, o);
           }
         }
-        this.#save(room);
+        session.holdAck(this.#save(room));
         continue;
       }
       return session.send(stanzaError(iq, 'modify', 'bad-request'));
@@ -497,9 +495,28 @@ export class MucService implements XmppService {
     return el('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: iq.attrs.from }, payload);
   }
 
-  #save(room: Room): void {
-    if (!room.config.persistent) return;
-    this.#stmts.save.run(room.jid, JSON.stringify(room.config), JSON.stringify(Object.fromEntries(room.affiliations)), room.subject ? JSON.stringify(room.subject) : null);
+  /** Stores the room as it is now (after the room's earlier writes). */
+  #save(room: Room): Promise<void> {
+    if (!room.config.persistent) return Promise.resolve();
+    const row = {
+      jid: room.jid,
+      config: JSON.stringify(room.config),
+      affiliations: JSON.stringify(Object.fromEntries(room.affiliations)),
+      subject: room.subject ? JSON.stringify(room.subject) : undefined,
+    };
+    return this.#write(room.jid, () => this.records.save(row));
+  }
+
+  #forget(jid: string): Promise<void> {
+    return this.#write(jid, () => this.records.delete(jid));
+  }
+
+  #write(jid: string, write: () => Promise<void>): Promise<void> {
+    const next = (this.#writes.get(jid) ?? Promise.resolve()).then(write);
+    const settled = next.catch((err: unknown) => this.ctx.logger.error({ err, room: jid }, 'group chat room could not be stored'));
+    this.#writes.set(jid, settled);
+    void settled.then(() => this.#writes.get(jid) === settled && this.#writes.delete(jid));
+    return next;
   }
 }
 

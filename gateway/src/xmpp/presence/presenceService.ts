@@ -32,7 +32,7 @@ export class PresenceService implements XmppService {
   constructor(
     private readonly ctx: XmppContext,
     private readonly roster: RosterStore,
-    private readonly initialPresence: (session: C2SSession) => void,
+    private readonly initialPresence: (session: C2SSession) => Promise<void>,
   ) {}
 
   register(host: XmppServiceHost): void {
@@ -65,7 +65,7 @@ export class PresenceService implements XmppService {
   }
 
   /** A presence stanza from a client without `to` (broadcast) — available or unavailable. */
-  broadcastFrom(session: C2SSession, presence: Element): void {
+  async broadcastFrom(session: C2SSession, presence: Element): Promise<void> {
     const type = presence.attrs.type;
     if (type !== undefined && type !== 'unavailable') return; // probes and errors from clients are dropped
     const user = session.username!;
@@ -74,7 +74,7 @@ export class PresenceService implements XmppService {
       const wasAvailable = state.available;
       state.available = false;
       state.presence = undefined;
-      if (wasAvailable) this.#sendUnavailable(session, presence);
+      if (wasAvailable) await this.#sendUnavailable(session, presence);
       return;
     }
     const first = !state.available;
@@ -86,10 +86,10 @@ export class PresenceService implements XmppService {
     state.priority = clampPriority(Number(child(clean, 'priority')?.getText() ?? 0));
     state.available = true;
     const outgoing = this.#decorate(user, clean, session.fullJid);
-    for (const target of this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
+    for (const target of await this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
     if (first) {
       // Probe: what the user may see of each contact, from every available resource.
-      for (const contact of this.roster.subscriptions(user)) {
+      for (const contact of await this.roster.subscriptions(user)) {
         const contactUser = localUser(this.ctx, contact);
         if (!contactUser) continue;
         for (const s of this.ctx.sessionsOf(contactUser)) {
@@ -97,7 +97,7 @@ export class PresenceService implements XmppService {
           if (current) session.send(withTo(this.#decorate(contactUser, current, s.fullJid), session.fullJid));
         }
       }
-      this.initialPresence(session);
+      await this.initialPresence(session);
     }
   }
 
@@ -141,7 +141,7 @@ export class PresenceService implements XmppService {
   }
 
   /** A session ended: its contacts, its other resources and its directed targets see it leave. */
-  sessionEnded(session: C2SSession): void {
+  async sessionEnded(session: C2SSession): Promise<void> {
     const state = this.#sessions.get(session);
     if (!state) return;
     this.#sessions.delete(session);
@@ -149,7 +149,7 @@ export class PresenceService implements XmppService {
       for (const to of state.directed) this.deliver(to, el('presence', { type: 'unavailable', from: session.fullJid }));
       return;
     }
-    this.#sendUnavailable(session, el('presence', { type: 'unavailable' }), state.directed);
+    await this.#sendUnavailable(session, el('presence', { type: 'unavailable' }), state.directed);
   }
 
   isInCall(user: string): boolean {
@@ -161,19 +161,25 @@ export class PresenceService implements XmppService {
     if (inCall === this.#inCall.has(user)) return;
     if (inCall) this.#inCall.add(user);
     else this.#inCall.delete(user);
+    void this.#rebroadcast(user).catch((err: unknown) => this.ctx.logger.error({ err }, 'XMPP in-call presence failed'));
+  }
+
+  async #rebroadcast(user: string): Promise<void> {
+    const audience = await this.#audience(user);
     for (const s of this.ctx.sessionsOf(user)) {
       const current = this.#current(s);
       if (!current) continue;
       const outgoing = this.#decorate(user, current, s.fullJid);
-      for (const target of this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
+      for (const target of audience) target.send(withTo(outgoing, target.fullJid));
     }
   }
 
   /** Sessions that see `user`'s broadcast presence: subscribers' and the user's own. */
-  #audience(user: string): C2SSession[] {
+  async #audience(user: string): Promise<C2SSession[]> {
+    const subscribers = await this.roster.subscribers(user);
     const out: C2SSession[] = [];
     for (const s of this.ctx.sessionsOf(user)) if (this.isAvailable(s)) out.push(s);
-    for (const contact of this.roster.subscribers(user)) {
+    for (const contact of subscribers) {
       const contactUser = localUser(this.ctx, contact);
       if (!contactUser) continue;
       for (const s of this.ctx.sessionsOf(contactUser)) if (this.isAvailable(s)) out.push(s);
@@ -181,11 +187,11 @@ export class PresenceService implements XmppService {
     return out;
   }
 
-  #sendUnavailable(session: C2SSession, presence: Element, directed = this.#of(session).directed): void {
+  async #sendUnavailable(session: C2SSession, presence: Element, directed = this.#of(session).directed): Promise<void> {
     const user = session.username!;
     const out = withFrom(presence, session.fullJid);
     delete out.attrs.to;
-    const targets = new Set(this.#audience(user).map((s) => s.fullJid));
+    const targets = new Set((await this.#audience(user)).map((s) => s.fullJid));
     targets.add(session.fullJid);
     for (const jid of targets) this.ctx.sessionByJid(jid)?.send(withTo(out, jid));
     for (const to of directed) this.deliver(to, out);

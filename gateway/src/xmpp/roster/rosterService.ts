@@ -2,6 +2,11 @@
  * Roster management and the presence subscription state machine (RFC 6121 §2–§3, Appendix A),
  * for users of this server on both ends: none/to/from/both, pending in and out, roster pushes
  * to every resource, and the presence that must follow each change.
+ *
+ * Each change reads and writes both sides of a pair (the user's item for the contact, and the
+ * contact's item for the user) in one transaction with the rows locked (RosterStore.modify),
+ * so two devices — or two gateways — changing the same pair at once serialize instead of
+ * overwriting each other. Pushes and presence follow only after the change is committed.
  */
 import type { Element } from 'ltx';
 import { bareOf, parseJid } from '../core/jid.js';
@@ -16,6 +21,41 @@ import type { RosterItem, RosterStore, Subscription } from './rosterStore.js';
 const MAX_NAME = 200;
 const MAX_GROUPS = 20;
 
+function emptyItem(contact: string): RosterItem {
+  return { contact, subscription: 'none', ask: false, pendingIn: false, inRoster: false, groups: [] };
+}
+
+/** The two sides of one subscription being changed, and what to do once it is committed. */
+class PairChange {
+  readonly items: [RosterItem, RosterItem];
+  readonly changed: [boolean, boolean] = [false, false];
+  readonly effects: Array<() => void> = [];
+
+  constructor(
+    readonly owners: [string, string | undefined],
+    found: Array<RosterItem | undefined>,
+    contacts: [string, string],
+    private readonly push: (user: string, item: RosterItem) => void,
+  ) {
+    this.items = [found[0] ?? emptyItem(contacts[0]), found[1] ?? emptyItem(contacts[1])];
+  }
+
+  update(side: 0 | 1, item: RosterItem, push = true): void {
+    this.items[side] = item;
+    this.changed[side] = true;
+    const owner = this.owners[side];
+    if (push && item.inRoster && owner) this.effects.push(() => this.push(owner, item));
+  }
+
+  after(effect: () => void): void {
+    this.effects.push(effect);
+  }
+
+  get writes(): Array<RosterItem | undefined> {
+    return [this.changed[0] ? this.items[0] : undefined, this.changed[1] ? this.items[1] : undefined];
+  }
+}
+
 export class RosterService implements XmppService {
   constructor(
     private readonly ctx: XmppContext,
@@ -26,8 +66,8 @@ export class RosterService implements XmppService {
   register(host: XmppServiceHost): void {
     host.onIq('self', NS.roster, (session, iq, query) => this.handleIq(session, iq, query));
     // A user who comes online sees the contact requests that waited for them (RFC 6121 §3.1.3).
-    host.onInitialPresence((session) => {
-      for (const request of this.pendingRequests(session.username!)) {
+    host.onInitialPresence(async (session) => {
+      for (const request of await this.pendingRequests(session.username!)) {
         request.attrs.to = session.bareJid;
         session.send(request);
       }
@@ -40,7 +80,7 @@ export class RosterService implements XmppService {
   }
 
   /** jabber:iq:roster get/set from a client. */
-  handleIq(session: C2SSession, iq: Element, query: Element): void {
+  async handleIq(session: C2SSession, iq: Element, query: Element): Promise<void> {
     const user = session.username!;
     const ownBare = session.bareJid;
     if (iq.attrs.to && bareOf(iq.attrs.to) !== ownBare) {
@@ -48,7 +88,7 @@ export class RosterService implements XmppService {
       return;
     }
     if (iq.attrs.type === 'get') {
-      const items = [...this.store.items(user).values()].filter((i) => i.inRoster).map(itemElement);
+      const items = [...(await this.store.items(user)).values()].filter((i) => i.inRoster).map(itemElement);
       session.send(el('iq', { type: 'result', id: iq.attrs.id, to: session.fullJid }, el('query', { xmlns: NS.roster }, ...items)));
       return;
     }
@@ -73,7 +113,7 @@ export class RosterService implements XmppService {
       return;
     }
     if (itemEl.attrs.subscription === 'remove') {
-      this.#remove(user, contact);
+      await this.#remove(user, contact);
       session.send(el('iq', { type: 'result', id: iq.attrs.id, to: session.fullJid }));
       return;
     }
@@ -85,17 +125,11 @@ export class RosterService implements XmppService {
       session.send(stanzaError(iq, 'modify', 'not-acceptable'));
       return;
     }
-    const existing = this.store.get(user, contact);
-    const item: RosterItem = {
-      contact,
-      name: itemEl.attrs.name || undefined,
-      subscription: existing?.subscription ?? 'none',
-      ask: existing?.ask ?? false,
-      pendingIn: existing?.pendingIn ?? false,
-      inRoster: true,
-      groups,
-    };
-    this.store.put(user, item);
+    // Name and groups are the client's; the subscription state stays what the database holds.
+    const item = await this.store.modify([{ owner: user, contact }], ([existing]) => {
+      const next: RosterItem = { ...(existing ?? emptyItem(contact)), name: itemEl.attrs.name || undefined, inRoster: true, groups };
+      return { writes: [next], result: next };
+    });
     session.send(el('iq', { type: 'result', id: iq.attrs.id, to: session.fullJid }));
     this.#push(user, item);
   }
@@ -108,37 +142,61 @@ export class RosterService implements XmppService {
     const type = presence.attrs.type as 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed';
     const contactUser = localUser(this.ctx, contact);
     if (contact === from) return;
-    // Look names up first: everything after this line is synchronous, so two subscription
-    // stanzas from one client can never interleave and overwrite each other's changes.
     const names =
       contactUser && (type === 'subscribe' || type === 'subscribed')
         ? { contact: await this.ctx.displayName(contactUser), me: await this.ctx.displayName(user) }
         : undefined;
-    const mine = this.#item(user, contact);
+    const keys = [{ owner: user, contact }];
+    if (contactUser) keys.push({ owner: contactUser, contact: from });
+    const effects = await this.store.modify(keys, (found) => {
+      const pair = new PairChange([user, contactUser], found, [contact, from], (u, i) => this.#push(u, i));
+      this.#subscription(pair, type, presence, { user, contact, from, contactUser, names, theirsExists: found[1] !== undefined });
+      return { writes: pair.writes, result: pair.effects };
+    });
+    for (const effect of effects) effect();
+  }
+
+  /** The state machine of RFC 6121 Appendix A on both sides of the pair (side 0: the sender's item). */
+  #subscription(
+    pair: PairChange,
+    type: 'subscribe' | 'subscribed' | 'unsubscribe' | 'unsubscribed',
+    presence: Element,
+    o: {
+      user: string;
+      contact: string;
+      from: string;
+      contactUser: string | undefined;
+      names: { contact: string | undefined; me: string | undefined } | undefined;
+      theirsExists: boolean;
+    },
+  ): void {
+    const { user, contact, from, contactUser, names } = o;
     if (names) {
       // Items that come from a subscription get the other person's display name, as a directory would.
-      if (!mine.name && names.contact && names.contact !== contactUser) mine.name = names.contact;
-      const theirs = this.store.get(contactUser!, from);
-      if (theirs && !theirs.name && names.me && names.me !== user) this.store.put(contactUser!, { ...theirs, name: names.me });
+      const mine = pair.items[0];
+      if (!mine.name && names.contact && names.contact !== contactUser) pair.items[0] = { ...mine, name: names.contact };
+      const theirs = pair.items[1];
+      if (o.theirsExists && !theirs.name && names.me && names.me !== user) pair.update(1, { ...theirs, name: names.me }, false);
     }
+    const mine = pair.items[0];
     switch (type) {
       case 'subscribe': {
         // Outbound: mark pending-out (unless already subscribed) and push.
         if (mine.subscription !== 'to' && mine.subscription !== 'both' && !mine.ask) {
-          this.#update(user, { ...mine, ask: true, inRoster: true });
-        } else if (!mine.inRoster) this.#update(user, { ...mine, inRoster: true });
+          pair.update(0, { ...mine, ask: true, inRoster: true });
+        } else if (!mine.inRoster) pair.update(0, { ...mine, inRoster: true });
         if (!contactUser) return;
-        const theirs = this.#item(contactUser, from);
+        const theirs = pair.items[1];
         if (theirs.subscription === 'from' || theirs.subscription === 'both') {
           // Already approved: the server answers for the contact (RFC 6121 §3.1.3).
-          this.#inboundSubscribed(user, contactUser, contact);
+          this.#inboundSubscribed(pair, 0, 1);
           return;
         }
-        if (!theirs.pendingIn) this.#update(contactUser, { ...theirs, pendingIn: true }, false);
+        if (!theirs.pendingIn) pair.update(1, { ...theirs, pendingIn: true }, false);
         const request = el('presence', { type: 'subscribe', from, to: contact });
         const nick = child(presence, 'nick', 'http://jabber.org/protocol/nick');
         if (nick) request.cnode(clone(nick));
-        this.presence.deliver(contact, request);
+        pair.after(() => this.presence.deliver(contact, request));
         return;
       }
       case 'subscribed': {
@@ -146,46 +204,46 @@ export class RosterService implements XmppService {
         if (!contactUser) return;
         if (!mine.pendingIn && mine.subscription !== 'none' && mine.subscription !== 'to') return; // nothing to approve
         const sub: Subscription = mine.subscription === 'to' ? 'both' : mine.subscription === 'none' ? 'from' : mine.subscription;
-        this.#update(user, { ...mine, subscription: sub, pendingIn: false, inRoster: true });
-        this.#inboundSubscribed(contactUser, user, from);
+        pair.update(0, { ...mine, subscription: sub, pendingIn: false, inRoster: true });
+        this.#inboundSubscribed(pair, 1, 0);
         return;
       }
       case 'unsubscribe': {
         // user stops seeing contact's presence.
         const sub: Subscription = mine.subscription === 'both' ? 'from' : mine.subscription === 'to' ? 'none' : mine.subscription;
-        if (sub !== mine.subscription || mine.ask) this.#update(user, { ...mine, subscription: sub, ask: false });
+        if (sub !== mine.subscription || mine.ask) pair.update(0, { ...mine, subscription: sub, ask: false });
         if (!contactUser) return;
-        const theirs = this.#item(contactUser, from);
+        const theirs = pair.items[1];
         const theirSub: Subscription = theirs.subscription === 'both' ? 'to' : theirs.subscription === 'from' ? 'none' : theirs.subscription;
         if (theirSub !== theirs.subscription || theirs.pendingIn) {
-          this.#update(contactUser, { ...theirs, subscription: theirSub, pendingIn: false });
-          this.presence.deliver(contact, el('presence', { type: 'unsubscribe', from, to: contact }));
+          pair.update(1, { ...theirs, subscription: theirSub, pendingIn: false });
+          pair.after(() => this.presence.deliver(contact, el('presence', { type: 'unsubscribe', from, to: contact })));
         }
-        this.presence.sendUnavailableTo(contactUser, from);
+        pair.after(() => this.presence.sendUnavailableTo(contactUser, from));
         return;
       }
       case 'unsubscribed': {
         // user denies or revokes contact's subscription to user's presence.
         const sub: Subscription = mine.subscription === 'both' ? 'to' : mine.subscription === 'from' ? 'none' : mine.subscription;
         const had = mine.subscription === 'from' || mine.subscription === 'both';
-        if (sub !== mine.subscription || mine.pendingIn) this.#update(user, { ...mine, subscription: sub, pendingIn: false });
+        if (sub !== mine.subscription || mine.pendingIn) pair.update(0, { ...mine, subscription: sub, pendingIn: false });
         if (!contactUser) return;
-        const theirs = this.#item(contactUser, from);
+        const theirs = pair.items[1];
         const theirSub: Subscription = theirs.subscription === 'both' ? 'from' : theirs.subscription === 'to' ? 'none' : theirs.subscription;
         if (theirSub !== theirs.subscription || theirs.ask) {
-          this.#update(contactUser, { ...theirs, subscription: theirSub, ask: false });
-          this.presence.deliver(contact, el('presence', { type: 'unsubscribed', from, to: contact }));
+          pair.update(1, { ...theirs, subscription: theirSub, ask: false });
+          pair.after(() => this.presence.deliver(contact, el('presence', { type: 'unsubscribed', from, to: contact })));
         }
-        if (had) this.presence.sendUnavailableTo(user, contact);
+        if (had) pair.after(() => this.presence.sendUnavailableTo(user, contact));
         return;
       }
     }
   }
 
   /** Subscription requests waiting for `user`, re-sent when they come online (RFC 6121 §3.1.3). */
-  pendingRequests(user: string): Element[] {
+  async pendingRequests(user: string): Promise<Element[]> {
     const out: Element[] = [];
-    for (const item of this.store.items(user).values()) {
+    for (const item of (await this.store.items(user)).values()) {
       if (item.pendingIn) out.push(el('presence', { type: 'subscribe', from: item.contact }));
     }
     return out;
@@ -195,61 +253,64 @@ export class RosterService implements XmppService {
    * Whether `recipient` accepts messages from `senderBare`: the recipient granted the sender a
    * subscription to their presence, or has them in the roster (they added the sender themselves).
    */
-  acceptsMessagesFrom(recipient: string, senderBare: string): boolean {
-    const item = this.store.get(recipient, senderBare);
+  async acceptsMessagesFrom(recipient: string, senderBare: string): Promise<boolean> {
+    const item = await this.store.get(recipient, senderBare);
     if (!item) return false;
     return item.subscription === 'from' || item.subscription === 'both' || (item.inRoster && item.ask) || item.subscription === 'to';
   }
 
-  /** `approver` (contact) accepted `requester`'s request: both sides updated, presence flows. */
-  #inboundSubscribed(requester: string, approver: string, approverBare: string): void {
+  /** The approver accepted the requester's request: both sides updated, presence flows once committed. */
+  #inboundSubscribed(pair: PairChange, requesterSide: 0 | 1, approverSide: 0 | 1): void {
+    const requester = pair.owners[requesterSide]!;
+    const approver = pair.owners[approverSide]!;
     const requesterBare = `${requester}@${this.ctx.domain}`;
-    const theirs = this.#item(approver, requesterBare);
+    const approverBare = `${approver}@${this.ctx.domain}`;
+    // The approver's item for the requester, and the requester's item for the approver.
+    const theirs = pair.items[approverSide];
     if (theirs.subscription === 'none' || theirs.subscription === 'to' || theirs.pendingIn) {
       const sub: Subscription = theirs.subscription === 'to' ? 'both' : theirs.subscription === 'none' ? 'from' : theirs.subscription;
-      this.#update(approver, { ...theirs, subscription: sub, pendingIn: false });
+      pair.update(approverSide, { ...theirs, subscription: sub, pendingIn: false });
     }
-    const req = this.#item(requester, approverBare);
+    const req = pair.items[requesterSide];
     const sub: Subscription = req.subscription === 'from' ? 'both' : req.subscription === 'none' ? 'to' : req.subscription;
-    this.#update(requester, { ...req, subscription: sub, ask: false, inRoster: true });
-    this.presence.deliver(requesterBare, el('presence', { type: 'subscribed', from: approverBare, to: requesterBare }));
-    this.presence.sendCurrentPresence(approver, requesterBare);
+    pair.update(requesterSide, { ...req, subscription: sub, ask: false, inRoster: true });
+    pair.after(() => {
+      this.presence.deliver(requesterBare, el('presence', { type: 'subscribed', from: approverBare, to: requesterBare }));
+      this.presence.sendCurrentPresence(approver, requesterBare);
+    });
   }
 
-  #remove(user: string, contact: string): void {
-    const item = this.store.get(user, contact);
-    if (!item) return;
+  async #remove(user: string, contact: string): Promise<void> {
     const ownBare = `${user}@${this.ctx.domain}`;
     const contactUser = localUser(this.ctx, contact);
-    // Removing an item cancels subscriptions both ways (RFC 6121 §2.5.2).
-    if (contactUser) {
-      const theirs = this.store.get(contactUser, ownBare);
-      if (theirs) {
+    const keys = [{ owner: user, contact }];
+    if (contactUser) keys.push({ owner: contactUser, contact: ownBare });
+    const effects = await this.store.modify(keys, (found) => {
+      const pair = new PairChange([user, contactUser], found, [contact, ownBare], (u, i) => this.#push(u, i));
+      const item = found[0];
+      if (!item) return { writes: [], result: pair.effects };
+      // Removing an item cancels subscriptions both ways (RFC 6121 §2.5.2).
+      const theirs = found[1];
+      if (contactUser && theirs) {
         const wasSubscribedToMe = theirs.subscription === 'to' || theirs.subscription === 'both';
         const sawThem = theirs.subscription === 'from' || theirs.subscription === 'both';
-        const theirSub: Subscription = 'none';
-        if (theirs.subscription !== theirSub || theirs.ask || theirs.pendingIn) {
-          this.#update(contactUser, { ...theirs, subscription: theirSub, ask: false, pendingIn: false });
+        if (theirs.subscription !== 'none' || theirs.ask || theirs.pendingIn) {
+          pair.update(1, { ...theirs, subscription: 'none', ask: false, pendingIn: false });
         }
-        if (wasSubscribedToMe) this.presence.sendUnavailableTo(user, contact);
-        if (sawThem) this.presence.sendUnavailableTo(contactUser, ownBare);
+        if (wasSubscribedToMe) pair.after(() => this.presence.sendUnavailableTo(user, contact));
+        if (sawThem) pair.after(() => this.presence.sendUnavailableTo(contactUser, ownBare));
         if (item.subscription !== 'none' || item.ask) {
-          this.presence.deliver(contact, el('presence', { type: 'unsubscribe', from: ownBare, to: contact }));
-          this.presence.deliver(contact, el('presence', { type: 'unsubscribed', from: ownBare, to: contact }));
+          pair.after(() => {
+            this.presence.deliver(contact, el('presence', { type: 'unsubscribe', from: ownBare, to: contact }));
+            this.presence.deliver(contact, el('presence', { type: 'unsubscribed', from: ownBare, to: contact }));
+          });
         }
       }
-    }
-    this.store.remove(user, contact);
-    this.#pushRemoved(user, contact);
-  }
-
-  #item(user: string, contact: string): RosterItem {
-    return this.store.get(user, contact) ?? { contact, subscription: 'none', ask: false, pendingIn: false, inRoster: false, groups: [] };
-  }
-
-  #update(user: string, item: RosterItem, push = true): void {
-    this.store.put(user, item);
-    if (push && item.inRoster) this.#push(user, item);
+      pair.update(0, emptyItem(contact), false);
+      pair.after(() => this.#pushRemoved(user, contact));
+      return { writes: pair.writes, result: pair.effects };
+    });
+    for (const effect of effects) effect();
   }
 
   #push(user: string, item: RosterItem): void {

@@ -1,99 +1,76 @@
 /**
- * Rosters (RFC 6121 §2) in SQLite, with a write-through cache of the rosters of users who are
- * online (presence broadcast reads them on every presence change).
+ * Rosters (RFC 6121 §2) over the storage layer's roster records, with a cache of the rosters
+ * presence broadcast reads on every presence change. Changes go through `modify` (the rows
+ * are locked while a change is decided), and every gateway drops its cached copy when any of
+ * them changes a roster (`roster:<owner>` notices).
  */
-import type { Db } from '../../storage/database.js';
+import type { RosterItem, RosterKey, RosterRecords } from '../../storage/records/rosterRecords.js';
+import type { SqlDatabase } from '../../storage/sql/sqlDatabase.js';
 
-export type Subscription = 'none' | 'to' | 'from' | 'both';
+export type { RosterItem, Subscription } from '../../storage/records/rosterRecords.js';
 
-export interface RosterItem {
-  contact: string;
-  name?: string;
-  subscription: Subscription;
-  /** We asked to see the contact's presence (pending out). */
-  ask: boolean;
-  /** The contact asked to see our presence and we have not answered (pending in). */
-  pendingIn: boolean;
-  /** Whether the user has this contact in their roster (a bare pending-in is not a roster item). */
-  inRoster: boolean;
-  groups: string[];
-}
+type Roster = Map<string, RosterItem>;
 
-interface Row {
-  contact: string;
-  name: string | null;
-  subscription: Subscription;
-  ask: number;
-  pending_in: number;
-  in_roster: number;
-  groups: string;
-}
+/** Most rosters kept in memory; beyond this the cache is cleared (it refills on demand). */
+const CACHE_LIMIT = 100_000;
 
 export class RosterStore {
-  readonly #cache = new Map<string, Map<string, RosterItem>>();
-  readonly #stmts;
+  readonly #records: RosterRecords;
+  readonly #cache = new Map<string, Promise<Roster>>();
+  readonly #stopListening: () => void;
 
-  constructor(db: Db) {
-    this.#stmts = {
-      list: db.prepare<[string], Row>('SELECT contact, name, subscription, ask, pending_in, in_roster, groups FROM roster WHERE owner = ?'),
-      upsert: db.prepare(
-        `INSERT INTO roster (owner, contact, name, subscription, ask, pending_in, in_roster, groups)
-         VALUES (@owner, @contact, @name, @subscription, @ask, @pending_in, @in_roster, @groups)
-         ON CONFLICT(owner, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription,
-           ask = excluded.ask, pending_in = excluded.pending_in, in_roster = excluded.in_roster, groups = excluded.groups`,
-      ),
-      remove: db.prepare<[string, string]>('DELETE FROM roster WHERE owner = ? AND contact = ?'),
-    };
+  constructor(records: RosterRecords, db: Pick<SqlDatabase, 'onChange'>) {
+    this.#records = records;
+    this.#stopListening = db.onChange((topic) => {
+      if (topic === '*') this.#cache.clear();
+      else if (topic.startsWith('roster:')) this.#cache.delete(topic.slice('roster:'.length));
+    });
   }
 
   /** The whole roster (including bare pending-in entries). */
-  items(owner: string): Map<string, RosterItem> {
-    let items = this.#cache.get(owner);
-    if (!items) {
-      items = new Map(this.#stmts.list.all(owner).map((r) => [r.contact, fromRow(r)]));
-      this.#cache.set(owner, items);
+  items(owner: string): Promise<Roster> {
+    let roster = this.#cache.get(owner);
+    if (!roster) {
+      const loading = this.#records.list(owner).then((items) => new Map(items.map((i) => [i.contact, i])));
+      // A failed read is not remembered.
+      loading.catch(() => this.#cache.get(owner) === loading && this.#cache.delete(owner));
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(owner, loading);
+      roster = loading;
     }
-    return items;
+    return roster;
   }
 
-  get(owner: string, contact: string): RosterItem | undefined {
-    return this.items(owner).get(contact);
+  async get(owner: string, contact: string): Promise<RosterItem | undefined> {
+    return (await this.items(owner)).get(contact);
   }
 
-  put(owner: string, item: RosterItem): void {
-    if (item.subscription === 'none' && !item.ask && !item.pendingIn && !item.inRoster) {
-      this.remove(owner, item.contact);
-      return;
+  /**
+   * Reads the items at `keys`, lets `change` decide their new state and writes it in one
+   * transaction (see RosterRecords.modify); the owners' cached rosters are refreshed after.
+   */
+  async modify<T>(
+    keys: RosterKey[],
+    change: (items: Array<RosterItem | undefined>) => { writes: Array<RosterItem | undefined>; result: T },
+  ): Promise<T> {
+    try {
+      return await this.#records.modify(keys, change);
+    } finally {
+      for (const k of keys) this.#cache.delete(k.owner);
     }
-    this.#stmts.upsert.run({
-      owner,
-      contact: item.contact,
-      name: item.name ?? null,
-      subscription: item.subscription,
-      ask: item.ask ? 1 : 0,
-      pending_in: item.pendingIn ? 1 : 0,
-      in_roster: item.inRoster ? 1 : 0,
-      groups: JSON.stringify(item.groups),
-    });
-    this.items(owner).set(item.contact, item);
-  }
-
-  remove(owner: string, contact: string): void {
-    this.#stmts.remove.run(owner, contact);
-    this.#cache.get(owner)?.delete(contact);
   }
 
   /** Contacts allowed to see `owner`'s presence (subscription from/both). */
-  subscribers(owner: string): string[] {
+  async subscribers(owner: string): Promise<string[]> {
     const out: string[] = [];
-    for (const item of this.items(owner).values()) if (item.subscription === 'from' || item.subscription === 'both') out.push(item.contact);
+    for (const item of (await this.items(owner)).values()) if (item.subscription === 'from' || item.subscription === 'both') out.push(item.contact);
     return out;
   }
 
   /** Contacts whose presence `owner` may see (subscription to/both). */
-  subscriptions(owner: string): string[] {
+  async subscriptions(owner: string): Promise<string[]> {
     const out: string[] = [];
-    for (const item of this.items(owner).values()) if (item.subscription === 'to' || item.subscription === 'both') out.push(item.contact);
+    for (const item of (await this.items(owner)).values()) if (item.subscription === 'to' || item.subscription === 'both') out.push(item.contact);
     return out;
   }
 
@@ -101,16 +78,8 @@ export class RosterStore {
   evict(owner: string): void {
     this.#cache.delete(owner);
   }
-}
 
-function fromRow(r: Row): RosterItem {
-  return {
-    contact: r.contact,
-    name: r.name ?? undefined,
-    subscription: r.subscription,
-    ask: r.ask === 1,
-    pendingIn: r.pending_in === 1,
-    inRoster: r.in_roster === 1,
-    groups: JSON.parse(r.groups) as string[],
-  };
+  close(): void {
+    this.#stopListening();
+  }
 }

@@ -12,8 +12,17 @@ import { el, stanzaError } from '../core/xml.js';
 import type { C2SSession } from '../session/c2sSession.js';
 import type { XmppContext } from './xmppContext.js';
 
+/**
+ * What a handler returns: nothing, or a promise that settles when the stanza has been handled
+ * (its answer sent, its records written). The session handles a client's stanzas one after
+ * another in this order.
+ */
+export type Handled = void | Promise<void>;
+
 /** Handles one IQ get/set; `payload` is its single child. */
-export type IqHandler = (session: C2SSession, iq: Element, payload: Element, to: Jid | undefined) => void;
+export type IqHandler = (session: C2SSession, iq: Element, payload: Element, to: Jid | undefined) => Handled;
+type SessionHook = (session: C2SSession) => Handled;
+type EndedHook = (session: C2SSession, unacked: Element[]) => Handled;
 
 /**
  * Whom an IQ handler answers for:
@@ -27,11 +36,11 @@ export type IqScope = 'self' | 'account';
 /** A sub-domain served by a service (XEP-0114-style component, but in process). */
 export interface ComponentHandlers {
   /** Every IQ to the domain or its JIDs; without a handler, get/set get service-unavailable. */
-  iq?(session: C2SSession, iq: Element, to: Jid): void;
+  iq?(session: C2SSession, iq: Element, to: Jid): Handled;
   /** Without a handler, messages get service-unavailable. */
-  message?(session: C2SSession, message: Element, to: Jid): void;
+  message?(session: C2SSession, message: Element, to: Jid): Handled;
   /** Without a handler, presence is dropped. */
-  presence?(session: C2SSession, presence: Element, to: Jid): void;
+  presence?(session: C2SSession, presence: Element, to: Jid): Handled;
 }
 
 export interface Component extends ComponentHandlers {
@@ -50,9 +59,9 @@ export interface XmppServiceHost {
   addFeature(scope: 'server' | 'account', ns: string): void;
   addComponent(component: Component): void;
   /** The session sent its first available presence: hand it what waited for it. */
-  onInitialPresence(hook: (session: C2SSession) => void): void;
+  onInitialPresence(hook: SessionHook): void;
   /** The session is gone; `unacked` are stanzas it never acknowledged (XEP-0198). */
-  onSessionEnded(hook: (session: C2SSession, unacked: Element[]) => void): void;
+  onSessionEnded(hook: EndedHook): void;
 }
 
 /** A service that plugs into the server. */
@@ -64,17 +73,16 @@ export class XmppServiceRegistry implements XmppServiceHost {
   readonly #iq: Record<IqScope, Map<string, IqHandler>> = { self: new Map(), account: new Map() };
   readonly #features = { server: new Set<string>([NS.discoInfo, NS.discoItems]), account: new Set<string>([NS.discoInfo]) };
   readonly #components = new Map<string, Component>();
-  readonly #initialPresence: Array<(session: C2SSession) => void> = [];
-  readonly #ended: Array<(session: C2SSession, unacked: Element[]) => void> = [];
+  readonly #initialPresence: SessionHook[] = [];
+  readonly #ended: EndedHook[] = [];
 
   constructor(private readonly ctx: XmppContext) {
     // Service discovery itself is answered from what the services registered.
     this.onIq('self', NS.discoInfo, (session, iq, payload, to) => session.send(result(iq, this.#selfInfo(to, payload.attrs.node))));
     this.onIq('self', NS.discoItems, (session, iq, _payload, to) => session.send(result(iq, this.#items(to))));
-    this.onIq('account', NS.discoInfo, (session, iq, _payload, to) => {
-      void this.ctx.userExists(to!.local!).then((exists) =>
-        session.send(exists ? result(iq, this.#accountInfoForOthers()) : stanzaError(iq, 'cancel', 'service-unavailable')),
-      );
+    this.onIq('account', NS.discoInfo, async (session, iq, _payload, to) => {
+      const exists = await this.ctx.userExists(to!.local!);
+      session.send(exists ? result(iq, this.#accountInfoForOthers()) : stanzaError(iq, 'cancel', 'service-unavailable'));
     });
   }
 
@@ -95,11 +103,11 @@ export class XmppServiceRegistry implements XmppServiceHost {
     this.#components.set(component.domain, component);
   }
 
-  onInitialPresence(hook: (session: C2SSession) => void): void {
+  onInitialPresence(hook: SessionHook): void {
     this.#initialPresence.push(hook);
   }
 
-  onSessionEnded(hook: (session: C2SSession, unacked: Element[]) => void): void {
+  onSessionEnded(hook: EndedHook): void {
     this.#ended.push(hook);
   }
 
@@ -113,12 +121,21 @@ export class XmppServiceRegistry implements XmppServiceHost {
     return this.#components.get(domain);
   }
 
-  initialPresence(session: C2SSession): void {
-    for (const hook of this.#initialPresence) hook(session);
+  /** Runs the hooks one after another, in registration order; one failing does not stop the rest. */
+  async initialPresence(session: C2SSession): Promise<void> {
+    for (const hook of this.#initialPresence) await this.#run(() => hook(session), 'initial presence');
   }
 
-  sessionEnded(session: C2SSession, unacked: Element[]): void {
-    for (const hook of this.#ended) hook(session, unacked);
+  async sessionEnded(session: C2SSession, unacked: Element[]): Promise<void> {
+    for (const hook of this.#ended) await this.#run(() => hook(session, unacked), 'session end');
+  }
+
+  async #run(hook: () => Handled, what: string): Promise<void> {
+    try {
+      await hook();
+    } catch (err) {
+      this.ctx.logger.error({ err }, `XMPP ${what} handling failed`);
+    }
   }
 
   /** The server's features (for tests and diagnostics). */

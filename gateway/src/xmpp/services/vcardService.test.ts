@@ -23,7 +23,7 @@ describe('vCard, disco, ping', () => {
     const bob = await connect(gw, 'bob', TEST_PASSWORD);
     const card = await bob.iq(xml('iq', { type: 'get', to: 'alice@localhost' }, xml('vCard', { xmlns: 'vcard-temp' })));
     expect(card.getChild('vCard')!.getChildText('FN')).toBe('Alice Liddell');
-    expect(gw.gateway.xmpp.vcards.photoHash('alice@localhost')).toMatch(/^[0-9a-f]{40}$/);
+    expect(await gw.gateway.xmpp.vcards.photoHash('alice@localhost')).toMatch(/^[0-9a-f]{40}$/);
     // Nobody writes somebody else's card.
     await expect(bob.iq(xml('iq', { type: 'set', to: 'alice@localhost' }, xml('vCard', { xmlns: 'vcard-temp' }, xml('FN', {}, 'Hacked'))))).rejects.toThrow();
     await alice.stop();

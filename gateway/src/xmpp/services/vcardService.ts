@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Element } from 'ltx';
 import { parse as parseXml } from 'ltx';
-import type { Db } from '../../storage/database.js';
+import type { VCardRecords } from '../../storage/records/vcardRecords.js';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, el, stanzaError } from '../core/xml.js';
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
@@ -11,14 +11,7 @@ import type { C2SSession } from '../session/c2sSession.js';
 const MAX_VCARD_BYTES = 200 * 1024;
 
 export class VCardService implements XmppService {
-  readonly #stmts;
-
-  constructor(db: Db) {
-    this.#stmts = {
-      get: db.prepare<[string], { vcard: string; photo_hash: string | null }>('SELECT vcard, photo_hash FROM vcards WHERE owner = ?'),
-      put: db.prepare('INSERT INTO vcards (owner, vcard, photo_hash) VALUES (?, ?, ?) ON CONFLICT(owner) DO UPDATE SET vcard = excluded.vcard, photo_hash = excluded.photo_hash'),
-    };
-  }
+  constructor(private readonly records: VCardRecords) {}
 
   register(host: XmppServiceHost): void {
     // Your own vCard (get and set), and anyone's on this server (get, answered for the account).
@@ -29,14 +22,14 @@ export class VCardService implements XmppService {
   }
 
   /** The SHA-1 of a user's avatar, for <x xmlns='vcard-temp:x:update'><photo/> (undefined: none). */
-  photoHash(owner: string): string | undefined {
-    return this.#stmts.get.get(owner)?.photo_hash ?? undefined;
+  async photoHash(owner: string): Promise<string | undefined> {
+    return (await this.records.get(owner))?.photoHash;
   }
 
   /** An IQ with a vCard payload for `owner` (a bare JID of this server). */
-  handleIq(session: C2SSession, iq: Element, owner: string): void {
+  async handleIq(session: C2SSession, iq: Element, owner: string): Promise<void> {
     if (iq.attrs.type === 'get') {
-      const row = this.#stmts.get.get(owner);
+      const row = await this.records.get(owner);
       let vcard: Element = el('vCard', { xmlns: NS.vcard });
       if (row) {
         try {
@@ -60,8 +53,8 @@ export class VCardService implements XmppService {
         return;
       }
       const binval = child(vcard, 'PHOTO')?.getChild('BINVAL')?.getText().replace(/\s+/g, '');
-      const hash = binval ? crypto.createHash('sha1').update(Buffer.from(binval, 'base64')).digest('hex') : null;
-      this.#stmts.put.run(owner, text, hash);
+      const hash = binval ? crypto.createHash('sha1').update(Buffer.from(binval, 'base64')).digest('hex') : undefined;
+      await this.records.put(owner, { vcard: text, photoHash: hash });
       session.send(el('iq', { type: 'result', id: iq.attrs.id, to: session.fullJid }));
       return;
     }

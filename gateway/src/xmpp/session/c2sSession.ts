@@ -2,6 +2,11 @@
  * One client-to-server session (RFC 6120): stream negotiation (STARTTLS, SASL, resource
  * binding), stream management (XEP-0198, including resumption on a new connection), and the
  * hand-over of stanzas to the server's router once bound. Transport-independent.
+ *
+ * A client's stanzas are handled one after another, in the order they came (a handler may
+ * wait for the database). A stanza counts towards the stream-management `h` the server
+ * reports only once it is handled and every write it asked to wait for (`holdAck`: archive
+ * rows, offline copies) is committed — so what the server acknowledged survives a crash.
  */
 import crypto from 'node:crypto';
 import type { Element } from 'ltx';
@@ -22,8 +27,8 @@ export interface SessionHost {
   readonly logger: Logger;
   /** Registers a freshly bound session (replacing one with the same full JID). */
   bind(session: C2SSession): 'ok' | 'too-many';
-  /** A stanza from the client of a bound session. */
-  route(session: C2SSession, stanza: Element): void;
+  /** A stanza from the client of a bound session; resolves when it is handled. */
+  route(session: C2SSession, stanza: Element): void | Promise<void>;
   /** A hibernating session of `username` with this stream-management id. */
   findResumable(previd: string, username: string): C2SSession | undefined;
   /** The session is over (bound or not); `unacked` stanzas never reached the client. */
@@ -49,6 +54,12 @@ export class C2SSession implements StreamReceiver {
   #authFailures = 0;
   #sm: StreamManagement | undefined;
   #resumeTimer: NodeJS.Timeout | undefined;
+  /** Settles when the last stanza received so far has been handled. */
+  #routing: Promise<void> = Promise.resolve();
+  /** Settles when the last stanza received so far has been counted (its writes committed). */
+  #counted: Promise<void> = Promise.resolve();
+  /** Writes the stanza being handled waits for before it counts as received. */
+  #holds: Array<Promise<unknown>> = [];
   readonly #rate: RateLimiter;
   readonly #host: SessionHost;
   readonly #log: Logger;
@@ -83,6 +94,17 @@ export class C2SSession implements StreamReceiver {
     if (this.state === 'hibernating') return; // kept in the SM queue for resumption
     this.transport.send(stanza);
     if (requestAck) this.transport.send(el('r', { xmlns: NS.sm }));
+  }
+
+  /**
+   * The stanza being handled is acknowledged (XEP-0198) only after `write` commits; a failed
+   * write ends the stream instead, so the client sends the stanza again. Call it before the
+   * handler's promise settles.
+   */
+  holdAck(write: Promise<unknown>): void {
+    // Rejections are handled where the holds are awaited; this keeps them from being reported unhandled.
+    write.catch(() => undefined);
+    this.#holds.push(write);
   }
 
   /** Ends the session with a stream error (or gracefully). */
@@ -131,8 +153,7 @@ export class C2SSession implements StreamReceiver {
         this.close(new StreamError('not-authorized', 'Authenticate and bind a resource first'));
         return;
       }
-      this.#sm?.received();
-      this.#host.route(this, e);
+      this.#receive(e);
       return;
     }
     switch (ns) {
@@ -144,6 +165,29 @@ export class C2SSession implements StreamReceiver {
         return this.#onStreamManagement(e);
     }
     this.close(new StreamError('unsupported-stanza-type', `<${e.name}/> is not something this server understands`));
+  }
+
+  /** Hands a stanza to the router after the ones before it, and counts it once its writes are committed. */
+  #receive(stanza: Element): void {
+    const sm = this.#sm;
+    const holds: Array<Promise<unknown>> = [];
+    const handled = this.#routing.then(() => {
+      if (this.state === 'closed') return;
+      this.#holds = holds;
+      return this.#host.route(this, stanza);
+    });
+    this.#routing = handled.catch((err: unknown) => this.#log.error({ err }, 'XMPP stanza handling failed'));
+    const durable = this.#routing.then(() => Promise.all(holds)).then(
+      () => true,
+      (err: unknown) => {
+        this.#log.error({ err, jid: this.fullJid }, 'XMPP stanza could not be stored');
+        return false;
+      },
+    );
+    this.#counted = Promise.all([this.#counted, durable]).then(([, stored]) => {
+      if (!stored) this.close(new StreamError('internal-server-error', 'The server could not store a message; reconnect and send it again'));
+      else if (sm && this.#sm === sm) sm.received();
+    });
   }
 
   onStreamClose(): void {
@@ -183,6 +227,8 @@ export class C2SSession implements StreamReceiver {
     this.transport = transport;
     transport.setReceiver(this);
     this.state = 'bound';
+    // h covers what is stored so far; a stanza of the old connection still being written is
+    // sent again by the client and may arrive twice (never lost).
     transport.send(el('resumed', { xmlns: NS.sm, previd: this.#sm.id, h: this.#sm.inbound }));
     for (const stanza of this.#sm.peekUnacked()) transport.send(stanza);
     return true;
@@ -312,9 +358,12 @@ export class C2SSession implements StreamReceiver {
         this.transport.send(el('enabled', { xmlns: NS.sm, id: resume ? this.#sm.id : undefined, resume: resume ? 'true' : undefined, max: resume ? max : undefined }));
         return;
       }
-      case 'r':
-        if (this.#sm) this.transport.send(el('a', { xmlns: NS.sm, h: this.#sm.inbound }));
+      case 'r': {
+        const sm = this.#sm;
+        // Answered once the stanzas before it are handled and stored.
+        if (sm) void this.#counted.then(() => this.#sm === sm && this.state === 'bound' && this.transport.send(el('a', { xmlns: NS.sm, h: sm.inbound })));
         return;
+      }
       case 'a':
         if (this.#sm && !this.#sm.acknowledge(Number(e.attrs.h))) {
           this.close(new StreamError('undefined-condition', 'The h in <a/> acknowledges stanzas that were never sent'));

@@ -49,7 +49,7 @@ export class XmppAuthenticator {
     if (!creds) return undefined;
     const salt = Buffer.from(creds.salt, 'base64');
     const candidates: ScramKeys[] = [{ storedKey: Buffer.from(creds.storedKey, 'base64'), serverKey: Buffer.from(creds.serverKey, 'base64') }];
-    for (const password of this.sessions.credentials(username)) {
+    for (const password of await this.sessions.credentials(username)) {
       const cacheKey = `${hash}:${creds.salt}:${creds.iterations}:${password}`;
       let keys = this.#derived.get(cacheKey);
       if (!keys) {
@@ -64,7 +64,7 @@ export class XmppAuthenticator {
 
   async plain(username: string, password: string): Promise<boolean> {
     const given = Buffer.from(password);
-    for (const c of this.sessions.credentials(username)) {
+    for (const c of await this.sessions.credentials(username)) {
       const b = Buffer.from(c);
       if (b.length === given.length && crypto.timingSafeEqual(b, given)) return true;
     }

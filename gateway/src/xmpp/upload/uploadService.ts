@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Element } from 'ltx';
-import type { Db } from '../../storage/database.js';
+import type { UploadRecords } from '../../storage/records/uploadRecords.js';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { uploadDomain } from '../../../../contracts/xmpp/serviceAddresses.js';
 import { childElements, el, stanzaError } from '../core/xml.js';
@@ -21,7 +21,8 @@ import type { C2SSession } from '../session/c2sSession.js';
 export interface UploadServiceOptions {
   /** The users' domain; the service lives on upload.<domain>. */
   domain: string;
-  db: Db;
+  records: UploadRecords;
+  /** Where the files go (PARLEY_UPLOAD_DIR): storage every gateway node shares. */
   dir: string;
   key: Buffer;
   /** The public origin, read when a slot is made (known only once the HTTP server listens). */
@@ -33,28 +34,12 @@ export interface UploadServiceOptions {
 const INLINE_TYPES = /^(image\/(png|jpeg|gif|webp|avif)|audio\/|video\/|application\/pdf$|text\/plain)/;
 const ID = /^[A-Za-z0-9_-]{16,64}$/;
 
-interface UploadRow {
-  id: string;
-  owner: string;
-  filename: string;
-  content_type: string;
-  size: number;
-  complete: number;
-}
-
 export class UploadService implements XmppService {
   readonly #o: UploadServiceOptions;
-  readonly #stmts;
 
   constructor(options: UploadServiceOptions) {
     this.#o = options;
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    const db = options.db;
-    this.#stmts = {
-      insert: db.prepare('INSERT INTO uploads (id, owner, filename, content_type, size, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      get: db.prepare<[string], UploadRow>('SELECT id, owner, filename, content_type, size, complete FROM uploads WHERE id = ?'),
-      complete: db.prepare<[string]>('UPDATE uploads SET complete = 1 WHERE id = ?'),
-    };
   }
 
   register(host: XmppServiceHost): void {
@@ -80,7 +65,7 @@ export class UploadService implements XmppService {
   }
 
   /** An IQ to the upload service. */
-  handleIq(session: C2SSession, iq: Element, payload: Element | undefined): void {
+  async handleIq(session: C2SSession, iq: Element, payload: Element | undefined): Promise<void> {
     if (payload?.attrs.xmlns === NS.discoInfo && iq.attrs.type === 'get') {
       session.send(el('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: session.fullJid }, this.discoInfo()));
       return;
@@ -103,7 +88,7 @@ export class UploadService implements XmppService {
       return;
     }
     const id = crypto.randomBytes(18).toString('base64url');
-    this.#stmts.insert.run(id, session.bareJid, filename, contentType, size, Date.now());
+    await this.#o.records.insert({ id, owner: session.bareJid, filename, contentType, size, createdAt: Date.now() });
     const expires = Math.floor(Date.now() / 1000) + this.#o.slotSeconds;
     const base = `${this.#o.publicUrl()}/upload/${id}/${encodeURIComponent(filename)}`;
     const put = `${base}?expires=${expires}&sig=${this.#sign(id, size, contentType, expires)}`;
@@ -121,19 +106,20 @@ export class UploadService implements XmppService {
     const m = /^\/upload\/([^/]+)\/[^/]+$/.exec(url.pathname);
     if (!m) return false;
     const id = m[1];
-    const row = ID.test(id) ? this.#stmts.get.get(id) : undefined;
+    const row = ID.test(id) ? await this.#o.records.get(id) : undefined;
     const file = path.join(this.#o.dir, id);
     if (req.method === 'PUT') {
       const expires = Number(url.searchParams.get('expires'));
       const sig = url.searchParams.get('sig') ?? '';
       if (!row || row.complete || !Number.isInteger(expires) || expires < Date.now() / 1000) return this.#deny(res, 403, 'This upload link is not valid (expired or already used)');
-      const expected = this.#sign(id, row.size, row.content_type, expires);
+      const expected = this.#sign(id, row.size, row.contentType, expires);
       if (sig.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) return this.#deny(res, 403, 'This upload link is not valid');
       const declared = Number(req.headers['content-length']);
       if (declared !== row.size) return this.#deny(res, 400, `Send exactly ${row.size} bytes (Content-Length)`);
-      if ((req.headers['content-type'] ?? '').toLowerCase() !== row.content_type) return this.#deny(res, 400, `Send Content-Type: ${row.content_type}`);
+      if ((req.headers['content-type'] ?? '').toLowerCase() !== row.contentType) return this.#deny(res, 400, `Send Content-Type: ${row.contentType}`);
       let received = 0;
-      const tmp = `${file}.part`;
+      // Unique per request: two PUTs of one slot (on one node or two) never share a file.
+      const tmp = `${file}.${crypto.randomBytes(6).toString('hex')}.part`;
       try {
         await pipeline(
           req,
@@ -150,17 +136,21 @@ export class UploadService implements XmppService {
         fs.rmSync(tmp, { force: true });
         return this.#deny(res, 400, 'The upload was interrupted or larger than declared');
       }
+      // The database decides which PUT counts; the file moves into place only for that one.
+      if (!(await this.#o.records.complete(id))) {
+        fs.rmSync(tmp, { force: true });
+        return this.#deny(res, 403, 'This upload link is not valid (expired or already used)');
+      }
       fs.renameSync(tmp, file);
-      this.#stmts.complete.run(id);
       res.writeHead(201, { 'Content-Type': 'text/plain' });
       res.end('Created');
       return true;
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (!row || !row.complete || !fs.existsSync(file)) return this.#deny(res, 404, 'No such file');
-      const inline = INLINE_TYPES.test(row.content_type);
+      const inline = INLINE_TYPES.test(row.contentType);
       res.writeHead(200, {
-        'Content-Type': row.content_type,
+        'Content-Type': row.contentType,
         'Content-Length': row.size,
         'Content-Disposition': `${inline ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(row.filename)}`,
         'Cache-Control': 'private, max-age=31536000, immutable',

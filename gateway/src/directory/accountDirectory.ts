@@ -1,0 +1,191 @@
+/**
+ * The AccountStore over the storage layer's account records (SQLite or PostgreSQL), with the
+ * SIP hot path's reads cached in memory. Every gateway on the database hears each change
+ * (`accounts:<user>` topics) and drops what it cached, so a password changed on one gateway or
+ * by the CLI takes effect on all of them.
+ */
+import type { AccountRecords } from '../storage/records/accountRecords.js';
+import { UniqueViolation } from '../storage/sql/sqlDatabase.js';
+import {
+  AccountError,
+  normalizeUsername,
+  validatePassword,
+  validateUsername,
+  type Account,
+  type AccountStore,
+  type NewAccount,
+} from './accountStore.js';
+import {
+  computeHa1,
+  computeScram,
+  hashPassword,
+  verifyPasswordHash,
+  type DigestHash,
+  type ScramCredentials,
+  type ScramHash,
+} from './passwords.js';
+
+export interface AccountDirectoryOptions {
+  records: AccountRecords;
+  /** SIP digest realm (the Parley domain); HA1 values depend on it. */
+  realm: string;
+  passwordHashCost: number;
+  scramIterations: number;
+}
+
+/** What the SIP hot path needs about a user, cached in memory. */
+interface CachedAccount {
+  account: Promise<Account | undefined>;
+  ha1: Partial<Record<DigestHash, Promise<string | undefined>>>;
+}
+
+/** Most users that stay cached; beyond this the cache is simply cleared (it refills on demand). */
+const CACHE_LIMIT = 200_000;
+
+export class AccountDirectory implements AccountStore {
+  readonly #records: AccountRecords;
+  readonly #realm: string;
+  readonly #cost: number;
+  readonly #iterations: number;
+  /** A hash of a random password, verified for unknown users so timing does not reveal who exists. */
+  #dummyHash: Promise<string> | undefined;
+  /** Every REGISTER and INVITE reads the account and its HA1: a map lookup, not a query. */
+  readonly #cache = new Map<string, CachedAccount>();
+
+  constructor(options: AccountDirectoryOptions) {
+    this.#records = options.records;
+    this.#realm = options.realm;
+    this.#cost = options.passwordHashCost;
+    this.#iterations = options.scramIterations;
+  }
+
+  get realm(): string {
+    return this.#realm;
+  }
+
+  /** Accounts whose SIP secrets were made for another domain need a new password before SIP works. */
+  countAccountsForOtherRealms(): Promise<number> {
+    return this.#records.countForOtherRealms(this.#realm);
+  }
+
+  async create(account: NewAccount): Promise<Account> {
+    const username = normalizeUsername(account.username);
+    validateUsername(username);
+    validatePassword(account.password);
+    const secrets = await this.#secretsFor(username, account.password);
+    const createdAt = Date.now();
+    const displayName = account.displayName?.trim() || username;
+    try {
+      // Insert and let the key decide: two gateways creating the same name at once get one
+      // account and one "exists", never two half-written rows.
+      await this.#records.insert({ username, displayName, createdAt, ...secrets });
+    } catch (err) {
+      if (err instanceof UniqueViolation) throw new AccountError(`The account "${username}" already exists`, 'exists');
+      throw err;
+    } finally {
+      this.#cache.delete(username);
+    }
+    return { username, displayName, createdAt };
+  }
+
+  get(username: string): Promise<Account | undefined> {
+    return this.#cached(normalizeUsername(username)).account;
+  }
+
+  /** Drops cached accounts (the records changed, here or on another gateway). */
+  invalidateCache(username?: string): void {
+    if (username === undefined) this.#cache.clear();
+    else this.#cache.delete(username);
+  }
+
+  #cached(username: string): CachedAccount {
+    let entry = this.#cache.get(username);
+    if (!entry) {
+      const created: CachedAccount = { account: this.#records.get(username), ha1: {} };
+      // A failed read is not remembered: the next call asks the database again.
+      created.account.catch(() => this.#cache.get(username) === created && this.#cache.delete(username));
+      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+      this.#cache.set(username, created);
+      entry = created;
+    }
+    return entry;
+  }
+
+  list(): Promise<Account[]> {
+    return this.#records.list();
+  }
+
+  async delete(username: string): Promise<boolean> {
+    const name = normalizeUsername(username);
+    try {
+      return await this.#records.delete(name);
+    } finally {
+      this.#cache.delete(name);
+    }
+  }
+
+  async setPassword(username: string, password: string): Promise<boolean> {
+    validatePassword(password);
+    const name = normalizeUsername(username);
+    const secrets = await this.#secretsFor(name, password);
+    try {
+      return await this.#records.setSecrets(name, secrets);
+    } finally {
+      this.#cache.delete(name);
+    }
+  }
+
+  async setDisplayName(username: string, displayName: string): Promise<boolean> {
+    const trimmed = displayName.trim();
+    if (!trimmed || trimmed.length > 100) throw new AccountError('A display name has 1–100 characters', 'invalid_username');
+    const name = normalizeUsername(username);
+    try {
+      return await this.#records.setDisplayName(name, trimmed);
+    } finally {
+      this.#cache.delete(name);
+    }
+  }
+
+  async verifyPassword(username: string, password: string): Promise<boolean> {
+    const hash = await this.#records.secret(normalizeUsername(username), 'passwordHash');
+    if (!hash) {
+      this.#dummyHash ??= hashPassword(String(Math.random()), this.#cost);
+      await verifyPasswordHash(password, await this.#dummyHash);
+      return false;
+    }
+    return verifyPasswordHash(password, hash);
+  }
+
+  async getDigestHa1(username: string, hash: DigestHash): Promise<string | undefined> {
+    const entry = this.#cached(username);
+    if (!(await entry.account)) return undefined;
+    let ha1 = entry.ha1[hash];
+    if (!ha1) {
+      ha1 = this.#records.secret(username, hash === 'md5' ? 'ha1Md5' : 'ha1Sha256', this.#realm);
+      ha1.catch(() => entry.ha1[hash] === ha1 && delete entry.ha1[hash]);
+      entry.ha1[hash] = ha1;
+    }
+    return ha1;
+  }
+
+  async getScramCredentials(username: string, hash: ScramHash): Promise<ScramCredentials | undefined> {
+    const v = await this.#records.secret(normalizeUsername(username), hash === 'sha1' ? 'scramSha1' : 'scramSha256');
+    return v ? (JSON.parse(v) as ScramCredentials) : undefined;
+  }
+
+  async #secretsFor(username: string, password: string) {
+    const [passwordHash, sha1, sha256] = await Promise.all([
+      hashPassword(password, this.#cost),
+      computeScram('sha1', password, this.#iterations),
+      computeScram('sha256', password, this.#iterations),
+    ]);
+    return {
+      realm: this.#realm,
+      passwordHash,
+      ha1Md5: computeHa1('md5', username, this.#realm, password),
+      ha1Sha256: computeHa1('sha256', username, this.#realm, password),
+      scramSha1: JSON.stringify(sha1),
+      scramSha256: JSON.stringify(sha256),
+    };
+  }
+}

@@ -1,0 +1,105 @@
+/** Accounts and the secrets each sign-in mechanism checks (never a password itself). */
+import type { SqlDatabase } from '../sql/sqlDatabase.js';
+
+export interface AccountSecrets {
+  realm: string;
+  passwordHash: string;
+  ha1Md5: string;
+  ha1Sha256: string;
+  /** JSON of the SCRAM credentials. */
+  scramSha1: string;
+  scramSha256: string;
+}
+
+export interface AccountRow extends AccountSecrets {
+  username: string;
+  displayName: string;
+  createdAt: number;
+}
+
+export type AccountSecretField = 'passwordHash' | 'ha1Md5' | 'ha1Sha256' | 'scramSha1' | 'scramSha256';
+
+export interface AccountRecords {
+  /** Throws UniqueViolation when the name is taken (the database decides, not a lookup first). */
+  insert(row: AccountRow): Promise<void>;
+  get(username: string): Promise<Pick<AccountRow, 'username' | 'displayName' | 'createdAt'> | undefined>;
+  list(): Promise<Array<Pick<AccountRow, 'username' | 'displayName' | 'createdAt'>>>;
+  delete(username: string): Promise<boolean>;
+  setSecrets(username: string, secrets: AccountSecrets): Promise<boolean>;
+  setDisplayName(username: string, displayName: string): Promise<boolean>;
+  /** One secret; `realm` must match for the HA1 fields (they depend on it). */
+  secret(username: string, field: AccountSecretField, realm?: string): Promise<string | undefined>;
+  countForOtherRealms(realm: string): Promise<number>;
+}
+
+const COLUMN: Record<AccountSecretField, string> = {
+  passwordHash: 'password_hash',
+  ha1Md5: 'ha1_md5',
+  ha1Sha256: 'ha1_sha256',
+  scramSha1: 'scram_sha1',
+  scramSha256: 'scram_sha256',
+};
+
+interface Row {
+  username: string;
+  display_name: string;
+  created_at: number;
+}
+
+const toAccount = (r: Row) => ({ username: r.username, displayName: r.display_name, createdAt: Number(r.created_at) });
+
+export class SqlAccountRecords implements AccountRecords {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async insert(row: AccountRow): Promise<void> {
+    await this.db.run(
+      `INSERT INTO accounts (username, display_name, realm, password_hash, ha1_md5, ha1_sha256, scram_sha1, scram_sha256, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [row.username, row.displayName, row.realm, row.passwordHash, row.ha1Md5, row.ha1Sha256, row.scramSha1, row.scramSha256, row.createdAt],
+    );
+    await this.db.notify(`accounts:${row.username}`);
+  }
+
+  async get(username: string) {
+    const row = await this.db.get<Row & Record<string, unknown>>('SELECT username, display_name, created_at FROM accounts WHERE username = ?', [username]);
+    return row && toAccount(row);
+  }
+
+  async list() {
+    return (await this.db.all<Row & Record<string, unknown>>('SELECT username, display_name, created_at FROM accounts ORDER BY username')).map(toAccount);
+  }
+
+  async delete(username: string): Promise<boolean> {
+    const n = await this.db.run('DELETE FROM accounts WHERE username = ?', [username]);
+    await this.db.notify(`accounts:${username}`);
+    return n > 0;
+  }
+
+  async setSecrets(username: string, s: AccountSecrets): Promise<boolean> {
+    const n = await this.db.run(
+      `UPDATE accounts SET realm = ?, password_hash = ?, ha1_md5 = ?, ha1_sha256 = ?, scram_sha1 = ?, scram_sha256 = ? WHERE username = ?`,
+      [s.realm, s.passwordHash, s.ha1Md5, s.ha1Sha256, s.scramSha1, s.scramSha256, username],
+    );
+    await this.db.notify(`accounts:${username}`);
+    return n > 0;
+  }
+
+  async setDisplayName(username: string, displayName: string): Promise<boolean> {
+    const n = await this.db.run('UPDATE accounts SET display_name = ? WHERE username = ?', [displayName, username]);
+    await this.db.notify(`accounts:${username}`);
+    return n > 0;
+  }
+
+  async secret(username: string, field: AccountSecretField, realm?: string): Promise<string | undefined> {
+    const column = COLUMN[field];
+    const row =
+      realm === undefined
+        ? await this.db.get<{ v: string }>(`SELECT ${column} AS v FROM accounts WHERE username = ?`, [username])
+        : await this.db.get<{ v: string }>(`SELECT ${column} AS v FROM accounts WHERE username = ? AND realm = ?`, [username, realm]);
+    return row?.v;
+  }
+
+  async countForOtherRealms(realm: string): Promise<number> {
+    return Number((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM accounts WHERE realm <> ?', [realm]))?.n ?? 0);
+  }
+}

@@ -1,0 +1,69 @@
+/** Web sign-in sessions, kept by the hash of their token. */
+import type { SqlDatabase } from '../sql/sqlDatabase.js';
+
+export interface SessionRow {
+  idHash: string;
+  username: string;
+  createdAt: number;
+  expiresAt: number;
+  userAgent?: string;
+}
+
+export interface SessionRecords {
+  insert(row: SessionRow): Promise<void>;
+  /** The session, if it has not expired by `now`. */
+  get(idHash: string, now: number): Promise<SessionRow | undefined>;
+  /** Deletes one session; resolves to its user, if it existed. */
+  delete(idHash: string): Promise<string | undefined>;
+  deleteAllFor(username: string): Promise<number>;
+  liveFor(username: string, now: number): Promise<Array<Pick<SessionRow, 'idHash' | 'expiresAt'>>>;
+  purgeExpired(now: number): Promise<number>;
+}
+
+export class SqlSessionRecords implements SessionRecords {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async insert(row: SessionRow): Promise<void> {
+    await this.db.run('INSERT INTO sessions (id_hash, username, created_at, expires_at, user_agent) VALUES (?, ?, ?, ?, ?)', [
+      row.idHash,
+      row.username,
+      row.createdAt,
+      row.expiresAt,
+      row.userAgent ?? null,
+    ]);
+    await this.db.notify(`sessions:${row.username}`);
+  }
+
+  async get(idHash: string, now: number): Promise<SessionRow | undefined> {
+    const row = await this.db.get<{ username: string; created_at: number; expires_at: number }>(
+      'SELECT username, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?',
+      [idHash, now],
+    );
+    return row && { idHash, username: row.username, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+  }
+
+  async delete(idHash: string): Promise<string | undefined> {
+    const rows = await this.db.all<{ username: string }>('DELETE FROM sessions WHERE id_hash = ? RETURNING username', [idHash]);
+    const user = rows[0]?.username;
+    if (user) await this.db.notify(`sessions:${user}`);
+    return user;
+  }
+
+  async deleteAllFor(username: string): Promise<number> {
+    const n = await this.db.run('DELETE FROM sessions WHERE username = ?', [username]);
+    await this.db.notify(`sessions:${username}`);
+    return n;
+  }
+
+  async liveFor(username: string, now: number) {
+    const rows = await this.db.all<{ id_hash: string; expires_at: number }>(
+      'SELECT id_hash, expires_at FROM sessions WHERE username = ? AND expires_at > ?',
+      [username, now],
+    );
+    return rows.map((r) => ({ idHash: r.id_hash, expiresAt: Number(r.expires_at) }));
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    return this.db.run('DELETE FROM sessions WHERE expires_at <= ?', [now]);
+  }
+}
