@@ -16,14 +16,13 @@ import { copySqliteToPostgres } from '../../gateway/src/storage/copy/databaseCop
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
 import { createLogger } from '../../server-common/logger.js';
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
-import { createDatabase, startPostgresServer } from '../../server-common/test-support/postgresServer.js';
+import { createDatabase } from '../../server-common/test-support/postgresServer.js';
 import {
   BENCH_PASSWORD as PASSWORD,
   benchDatabase,
   cpuSeconds,
   percentile,
-  printRatios,
-  printRows,
+  onBothStores,
   ROOT,
   rssMb,
   type BenchRow,
@@ -163,24 +162,18 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
   return results;
 }
 
-async function main(): Promise<void> {
-  const sqlite = await measure({ kind: 'sqlite' });
-  printRows('SIP benchmark (one gateway process, sipp on loopback), records on SQLite', sqlite);
-  console.log('  reference on this machine: Kamailio 5.6 ~18,700 REGISTER/s, ~3,500 calls/s, p50 setup 1.4 ms');
-  console.log('  targets: ≥ 5,000 REGISTER/s, ≥ 1,000 calls/s, p50 setup ≤ 5 ms, RSS ≤ 150 MB with 10k bindings');
-  if (process.env.BENCH_POSTGRES === '0') return;
-  // The same run on PostgreSQL 15 on this machine, fsync and synchronous commit on (as in production).
-  const server = await startPostgresServer({ durable: true });
-  try {
-    const postgres = await measure({ kind: 'postgres', serverUrl: server.url });
-    printRows('The same, records on PostgreSQL (DATABASE_URL, fsync on)', postgres);
-    printRatios(sqlite, postgres);
-  } finally {
-    await server.stop();
-  }
+function main(): Promise<void> {
+  return onBothStores('SIP benchmark (one gateway process, sipp on loopback)', [
+    'reference on this machine: Kamailio 5.6 ~18,700 REGISTER/s, ~3,500 calls/s, p50 setup 1.4 ms',
+    'targets: ≥ 5,000 REGISTER/s, ≥ 1,000 calls/s, p50 setup ≤ 5 ms, RSS ≤ 150 MB with 10k bindings',
+  ], measure);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Exits when done: a stopped gateway's or database's leftover handles must not keep the run open.
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

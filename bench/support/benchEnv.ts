@@ -13,7 +13,7 @@ import { migrate } from '../../gateway/src/storage/migrations/migrator.js';
 import { SqlAccountRecords } from '../../gateway/src/storage/records/accountRecords.js';
 import { SqliteDatabase } from '../../gateway/src/storage/sql/sqliteDatabase.js';
 import { createLogger } from '../../server-common/logger.js';
-import { createDatabase } from '../../server-common/test-support/postgresServer.js';
+import { createDatabase, startPostgresServer } from '../../server-common/test-support/postgresServer.js';
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -156,13 +156,33 @@ export async function pool(n: number, concurrency: number, task: (i: number) => 
 /** A benchmark's figures: what it measured, as printed, and the number compared across stores. */
 export type BenchRow = [label: string, text: string, figure?: number];
 
-export function printRows(title: string, rows: BenchRow[]): void {
+function printRows(title: string, rows: BenchRow[]): void {
   console.log(`\n${title}`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(62)} ${v}`);
 }
 
+/**
+ * Measures on SQLite, prints the figures with `notes`, then — unless BENCH_POSTGRES=0 — the
+ * same on a PostgreSQL 15 started for the run with fsync and synchronous commit on (as in
+ * production), and PostgreSQL's rates as a share of SQLite's.
+ */
+export async function onBothStores(title: string, notes: string[], measure: (store: BenchStore) => Promise<BenchRow[]>): Promise<void> {
+  const sqlite = await measure({ kind: 'sqlite' });
+  printRows(`${title}, records on SQLite`, sqlite);
+  for (const n of notes) console.log(`  ${n}`);
+  if (process.env.BENCH_POSTGRES === '0') return;
+  const server = await startPostgresServer({ durable: true });
+  try {
+    const postgres = await measure({ kind: 'postgres', serverUrl: server.url });
+    printRows('The same, records on PostgreSQL (DATABASE_URL, fsync on)', postgres);
+    printRatios(sqlite, postgres);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** PostgreSQL's rates as a share of SQLite's, measured in the same run (the issue's 80% bar). */
-export function printRatios(sqlite: BenchRow[], postgres: BenchRow[]): void {
+function printRatios(sqlite: BenchRow[], postgres: BenchRow[]): void {
   console.log('\nPostgreSQL / SQLite, same machine, same run');
   for (const [label, , figure] of sqlite) {
     const other = postgres.find((r) => r[0] === label)?.[2];

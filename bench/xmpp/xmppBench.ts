@@ -7,8 +7,7 @@
  *   - presence fan-out time from one user to 200 online contacts.
  */
 import path from 'node:path';
-import { startPostgresServer } from '../../server-common/test-support/postgresServer.js';
-import { BENCH_PASSWORD, cpuSeconds, percentile, pool, printRatios, printRows, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway, type BenchRow, type BenchStore } from '../support/benchEnv.js';
+import { BENCH_PASSWORD, cpuSeconds, percentile, pool, onBothStores, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway, type BenchRow, type BenchStore } from '../support/benchEnv.js';
 import { LoadClient, primeSaltedPassword } from './loadClient.js';
 
 const USERS = 10_000;
@@ -189,24 +188,18 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
   return out;
 }
 
-async function main(): Promise<void> {
-  const sqlite = await measure({ kind: 'sqlite' });
-  printRows('XMPP benchmark (one gateway process, load client on loopback), records on SQLite', sqlite);
-  console.log('  reference on this machine: Prosody 0.12 ~900 sessions/s, ~34 KiB/session, ~9,200 msg/s TCP (~6,400 WS), fan-out ~10 ms');
-  console.log('  targets: ≥ 1,500 sessions/s, ≤ 30 KiB per idle session, ≥ 12,000 msg/s TCP, ≥ 8,000 WS, 0 lost, fan-out ≤ 10 ms');
-  if (process.env.BENCH_POSTGRES === '0') return;
-  // The same run on PostgreSQL 15 on this machine, fsync and synchronous commit on (as in production).
-  const server = await startPostgresServer({ durable: true });
-  try {
-    const postgres = await measure({ kind: 'postgres', serverUrl: server.url });
-    printRows('The same, records on PostgreSQL (DATABASE_URL, fsync on)', postgres);
-    printRatios(sqlite, postgres);
-  } finally {
-    await server.stop();
-  }
+function main(): Promise<void> {
+  return onBothStores('XMPP benchmark (one gateway process, load client on loopback)', [
+    'reference on this machine: Prosody 0.12 ~900 sessions/s, ~34 KiB/session, ~9,200 msg/s TCP (~6,400 WS), fan-out ~10 ms',
+    'targets: ≥ 1,500 sessions/s, ≤ 30 KiB per idle session, ≥ 12,000 msg/s TCP, ≥ 8,000 WS, 0 lost, fan-out ≤ 10 ms',
+  ], measure);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Exits when done: a stopped gateway's or database's leftover handles must not keep the run open.
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

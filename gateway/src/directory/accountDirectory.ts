@@ -33,10 +33,10 @@ export interface AccountDirectoryOptions {
   scramIterations: number;
 }
 
-/** What the SIP hot path needs about a user, cached in memory. */
+/** What the SIP hot path needs about a user (the account and its HA1s), cached in memory. */
 interface CachedAccount {
   account: Promise<Account | undefined>;
-  ha1: Partial<Record<DigestHash, Promise<string | undefined>>>;
+  ha1: Promise<Partial<Record<DigestHash, string>>>;
 }
 
 /** Most users that stay cached; beyond this the cache is simply cleared (it refills on demand). */
@@ -101,9 +101,15 @@ export class AccountDirectory implements AccountStore {
   #cached(username: string): CachedAccount {
     let entry = this.#cache.get(username);
     if (!entry) {
-      const created: CachedAccount = { account: this.#records.get(username), ha1: {} };
+      // One read brings the account and both HA1s.
+      const loaded = this.#records.getForDigest(username, this.#realm);
+      const created: CachedAccount = {
+        account: loaded.then((r) => r?.account),
+        ha1: loaded.then((r) => ({ md5: r?.ha1Md5, sha256: r?.ha1Sha256 })),
+      };
       // A failed read is not remembered: the next call asks the database again.
-      created.account.catch(() => this.#cache.get(username) === created && this.#cache.delete(username));
+      loaded.catch(() => this.#cache.get(username) === created && this.#cache.delete(username));
+      created.ha1.catch(() => undefined);
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
       this.#cache.set(username, created);
       entry = created;
@@ -159,13 +165,7 @@ export class AccountDirectory implements AccountStore {
   async getDigestHa1(username: string, hash: DigestHash): Promise<string | undefined> {
     const entry = this.#cached(username);
     if (!(await entry.account)) return undefined;
-    let ha1 = entry.ha1[hash];
-    if (!ha1) {
-      ha1 = this.#records.secret(username, hash === 'md5' ? 'ha1Md5' : 'ha1Sha256', this.#realm);
-      ha1.catch(() => entry.ha1[hash] === ha1 && delete entry.ha1[hash]);
-      entry.ha1[hash] = ha1;
-    }
-    return ha1;
+    return (await entry.ha1)[hash];
   }
 
   async getScramCredentials(username: string, hash: ScramHash): Promise<ScramCredentials | undefined> {
