@@ -83,12 +83,28 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     port,
     createDatabase: (prefix) => createDatabase(url, prefix),
     async stop() {
-      // SIGINT: "fast" shutdown (ends sessions, no waiting for clients).
-      if (child.exitCode === null) child.kill('SIGINT');
-      await exited;
+      // SIGINT to the postmaster itself: "fast" shutdown (ends sessions, no waiting for clients).
+      // As root the child is runuser, which does not pass signals on, so the pid comes from
+      // postmaster.pid; SIGKILL if it has not gone within 10 s.
+      if (child.exitCode === null) {
+        signalPostmaster(dir, child, 'SIGINT');
+        const late = setTimeout(() => signalPostmaster(dir, child, 'SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(late);
+      }
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function signalPostmaster(dir: string, child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, signal);
+  } catch {
+    // no pid file (not started yet, or gone): the child itself
+  }
+  if (child.exitCode === null) child.kill(signal);
 }
 
 /** Creates an empty database on the server at `serverUrl`; resolves to its URL. */
