@@ -22,7 +22,7 @@ import {
   benchDatabase,
   cpuSeconds,
   percentile,
-  onBothStores,
+  runOnBothStores,
   ROOT,
   rssMb,
   type BenchRow,
@@ -162,18 +162,7 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
   return results;
 }
 
-function main(): Promise<void> {
-  return onBothStores('SIP benchmark (one gateway process, sipp on loopback)', [
+runOnBothStores('SIP benchmark (one gateway process, sipp on loopback)', [
     'reference on this machine: Kamailio 5.6 ~18,700 REGISTER/s, ~3,500 calls/s, p50 setup 1.4 ms',
     'targets: ≥ 5,000 REGISTER/s, ≥ 1,000 calls/s, p50 setup ≤ 5 ms, RSS ≤ 150 MB with 10k bindings',
   ], measure);
-}
-
-// Exits when done: a stopped gateway's or database's leftover handles must not keep the run open.
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);

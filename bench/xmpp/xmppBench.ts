@@ -7,7 +7,7 @@
  *   - presence fan-out time from one user to 200 online contacts.
  */
 import path from 'node:path';
-import { BENCH_PASSWORD, cpuSeconds, percentile, pool, onBothStores, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway, type BenchRow, type BenchStore } from '../support/benchEnv.js';
+import { BENCH_PASSWORD, cpuSeconds, percentile, pool, runOnBothStores, rssMb, startBenchGateway, withBenchSqlite, type BenchGateway, type BenchRow, type BenchStore } from '../support/benchEnv.js';
 import { LoadClient, primeSaltedPassword } from './loadClient.js';
 
 const USERS = 10_000;
@@ -188,18 +188,7 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
   return out;
 }
 
-function main(): Promise<void> {
-  return onBothStores('XMPP benchmark (one gateway process, load client on loopback)', [
+runOnBothStores('XMPP benchmark (one gateway process, load client on loopback)', [
     'reference on this machine: Prosody 0.12 ~900 sessions/s, ~34 KiB/session, ~9,200 msg/s TCP (~6,400 WS), fan-out ~10 ms',
     'targets: ≥ 1,500 sessions/s, ≤ 30 KiB per idle session, ≥ 12,000 msg/s TCP, ≥ 8,000 WS, 0 lost, fan-out ≤ 10 ms',
   ], measure);
-}
-
-// Exits when done: a stopped gateway's or database's leftover handles must not keep the run open.
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
