@@ -116,7 +116,9 @@ test('the browser calls baresip, and baresip calls the browser, with audio both 
   await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
   await expectAudioBothWaysInBrowser('browser → baresip');
   await browserHangsUp();
-  await bob.waitFor(/terminated/, 10_000, from);
+  // baresip reports the BYE as "session closed"; its "Call … terminated" summary is left out
+  // when the call lasted under a second (call.c print_summary), so that line cannot be relied on.
+  await bob.waitFor(/session closed/, 10_000, from);
 
   from = bob.output.length;
   await bob.command('dial', 'sip:alice@localhost');
