@@ -296,9 +296,10 @@ function credentialSource(accounts: AccountStore, sessions: SessionStore): Diges
   return {
     async ha1Candidates(username, hash) {
       const name = username.toLowerCase();
-      const own = await accounts.getDigestHa1(name, hash);
+      // Both at once: on a cold cache each is a database round trip.
+      const [own, ofSessions] = await Promise.all([accounts.getDigestHa1(name, hash), sessions.sessionHa1s(name, hash)]);
       if (own === undefined) return undefined;
-      return [own, ...(await sessions.sessionHa1s(name, hash))];
+      return [own, ...ofSessions];
     },
   };
 }

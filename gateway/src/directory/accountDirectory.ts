@@ -33,10 +33,11 @@ export interface AccountDirectoryOptions {
   scramIterations: number;
 }
 
-/** What the SIP hot path needs about a user (the account and its HA1s), cached in memory. */
+/** What the SIP and XMPP hot paths need about a user (the account, HA1s, SCRAM keys), cached in memory. */
 interface CachedAccount {
   account: Promise<Account | undefined>;
   ha1: Promise<Partial<Record<DigestHash, string>>>;
+  scram: Promise<Partial<Record<ScramHash, ScramCredentials>>>;
 }
 
 /** Most users that stay cached; beyond this the cache is simply cleared (it refills on demand). */
@@ -49,7 +50,7 @@ export class AccountDirectory implements AccountStore {
   readonly #iterations: number;
   /** A hash of a random password, verified for unknown users so timing does not reveal who exists. */
   #dummyHash: Promise<string> | undefined;
-  /** Every REGISTER and INVITE reads the account and its HA1: a map lookup, not a query. */
+  /** Every REGISTER, INVITE and XMPP login reads the account and its secrets: a map lookup, not a query. */
   readonly #cache = new Map<string, CachedAccount>();
 
   constructor(options: AccountDirectoryOptions) {
@@ -101,15 +102,17 @@ export class AccountDirectory implements AccountStore {
   #cached(username: string): CachedAccount {
     let entry = this.#cache.get(username);
     if (!entry) {
-      // One read brings the account and both HA1s.
-      const loaded = this.#records.getForDigest(username, this.#realm);
+      // One read brings the account, both HA1s and both SCRAM credentials.
+      const loaded = this.#records.getForSignIn(username, this.#realm);
       const created: CachedAccount = {
         account: loaded.then((r) => r?.account),
         ha1: loaded.then((r) => ({ md5: r?.ha1Md5, sha256: r?.ha1Sha256 })),
+        scram: loaded.then((r) => (r ? { sha1: JSON.parse(r.scramSha1) as ScramCredentials, sha256: JSON.parse(r.scramSha256) as ScramCredentials } : {})),
       };
       // A failed read is not remembered: the next call asks the database again.
       loaded.catch(() => this.#cache.get(username) === created && this.#cache.delete(username));
       created.ha1.catch(() => undefined);
+      created.scram.catch(() => undefined);
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
       this.#cache.set(username, created);
       entry = created;
@@ -169,8 +172,7 @@ export class AccountDirectory implements AccountStore {
   }
 
   async getScramCredentials(username: string, hash: ScramHash): Promise<ScramCredentials | undefined> {
-    const v = await this.#records.secret(normalizeUsername(username), hash === 'sha1' ? 'scramSha1' : 'scramSha256');
-    return v ? (JSON.parse(v) as ScramCredentials) : undefined;
+    return (await this.#cached(normalizeUsername(username)).scram)[hash];
   }
 
   async #secretsFor(username: string, password: string) {

@@ -137,6 +137,21 @@ describe.each<Kind>(['sqlite', 'postgres'])('storage on %s', (kind) => {
     expect((await a.accounts.list()).map((x) => x.username)).toEqual(['alice']);
   });
 
+  it('one read gives what SIP digest and XMPP SCRAM check; HA1s made for another domain are withheld', async () => {
+    const [s] = await openTwo(kind);
+    await s.accounts.insert({ username: 'carol', displayName: 'Carol', createdAt: 5, realm: 'example.com', passwordHash: 'h', ha1Md5: 'm', ha1Sha256: 's', scramSha1: '{"a":1}', scramSha256: '{"b":2}' });
+    expect(await s.accounts.getForSignIn('carol', 'example.com')).toEqual({
+      account: { username: 'carol', displayName: 'Carol', createdAt: 5 },
+      ha1Md5: 'm',
+      ha1Sha256: 's',
+      scramSha1: '{"a":1}',
+      scramSha256: '{"b":2}',
+    });
+    const elsewhere = await s.accounts.getForSignIn('carol', 'other.example');
+    expect([elsewhere?.ha1Md5, elsewhere?.ha1Sha256, elsewhere?.scramSha1]).toEqual([undefined, undefined, '{"a":1}']);
+    expect(await s.accounts.getForSignIn('nobody', 'example.com')).toBeUndefined();
+  });
+
   it('web sessions expire, and deleting one says whose it was', async () => {
     const [s] = await openTwo(kind);
     await s.accounts.insert({ username: 'bob', displayName: 'Bob', createdAt: 0, realm: 'r', passwordHash: 'h', ha1Md5: 'm', ha1Sha256: 's', scramSha1: '{}', scramSha256: '{}' });

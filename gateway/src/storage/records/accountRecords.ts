@@ -1,5 +1,6 @@
 /** Accounts and the secrets each sign-in mechanism checks (never a password itself). */
-import type { SqlDatabase } from '../sql/sqlDatabase.js';
+import { BatchedReads } from '../sql/batchedReads.js';
+import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface AccountSecrets {
   realm: string;
@@ -17,6 +18,16 @@ export interface AccountRow extends AccountSecrets {
   createdAt: number;
 }
 
+/** An account and the secrets the SIP and XMPP hot paths check. */
+export interface SignInRecord {
+  account: { username: string; displayName: string; createdAt: number };
+  ha1Md5?: string;
+  ha1Sha256?: string;
+  /** JSON of the SCRAM credentials. */
+  scramSha1: string;
+  scramSha256: string;
+}
+
 export type AccountSecretField = 'passwordHash' | 'ha1Md5' | 'ha1Sha256' | 'scramSha1' | 'scramSha256';
 
 export interface AccountRecords {
@@ -28,10 +39,11 @@ export interface AccountRecords {
   setSecrets(username: string, secrets: AccountSecrets): Promise<boolean>;
   setDisplayName(username: string, displayName: string): Promise<boolean>;
   /**
-   * The account and both HA1s (when made for `realm`) in one read: what a REGISTER or INVITE
-   * needs, so a cold cache costs one query, not two.
+   * The account with what SIP digest and XMPP SCRAM check (the HA1s only when made for
+   * `realm`), in one read: a REGISTER, an INVITE or an XMPP login on a cold cache costs one
+   * query, not two or three.
    */
-  getForDigest(username: string, realm: string): Promise<{ account: ReturnType<typeof toAccount>; ha1Md5?: string; ha1Sha256?: string } | undefined>;
+  getForSignIn(username: string, realm: string): Promise<SignInRecord | undefined>;
   /** One secret; `realm` must match for the HA1 fields (they depend on it). */
   secret(username: string, field: AccountSecretField, realm?: string): Promise<string | undefined>;
   countForOtherRealms(realm: string): Promise<number>;
@@ -95,15 +107,33 @@ export class SqlAccountRecords implements AccountRecords {
     return n > 0;
   }
 
-  async getForDigest(username: string, realm: string) {
-    const row = await this.db.get<Row & { realm: string; ha1_md5: string; ha1_sha256: string } & Record<string, unknown>>(
-      'SELECT username, display_name, created_at, realm, ha1_md5, ha1_sha256 FROM accounts WHERE username = ?',
-      [username],
-    );
-    if (!row) return undefined;
-    const sameRealm = row.realm === realm;
-    return { account: toAccount(row), ha1Md5: sameRealm ? row.ha1_md5 : undefined, ha1Sha256: sameRealm ? row.ha1_sha256 : undefined };
+  getForSignIn(username: string, realm: string): Promise<SignInRecord | undefined> {
+    return this.#signIn.get(username, realm);
   }
+
+  /** Cold sign-in reads of one moment, one query (a burst of REGISTERs or logins). */
+  readonly #signIn = new BatchedReads<string, string, SignInRecord>({
+    load: async (usernames, realms) => {
+      type SignInRow = Row & { realm: string; ha1_md5: string; ha1_sha256: string; scram_sha1: string; scram_sha256: string } & Record<string, unknown>;
+      const rows = await this.db.all<SignInRow>(
+        `SELECT username, display_name, created_at, realm, ha1_md5, ha1_sha256, scram_sha1, scram_sha256 FROM accounts WHERE username IN (${placeholders(usernames.length)})`,
+        usernames,
+      );
+      const wanted = new Map(usernames.map((u, i) => [u, realms[i]]));
+      const out = new Map<string, SignInRecord>();
+      for (const row of rows) {
+        const sameRealm = row.realm === wanted.get(row.username);
+        out.set(row.username, {
+          account: toAccount(row),
+          ha1Md5: sameRealm ? row.ha1_md5 : undefined,
+          ha1Sha256: sameRealm ? row.ha1_sha256 : undefined,
+          scramSha1: row.scram_sha1,
+          scramSha256: row.scram_sha256,
+        });
+      }
+      return out;
+    },
+  });
 
   async secret(username: string, field: AccountSecretField, realm?: string): Promise<string | undefined> {
     const column = COLUMN[field];

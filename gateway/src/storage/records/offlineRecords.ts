@@ -3,7 +3,8 @@
  * `takeAll` removes and returns them in one statement, so when two sessions of a user come
  * online together — on one gateway or two — each message goes to exactly one of them.
  */
-import type { SqlDatabase } from '../sql/sqlDatabase.js';
+import { BatchedReads } from '../sql/batchedReads.js';
+import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface OfflineMessage {
   stanza: string;
@@ -49,12 +50,30 @@ export class SqlOfflineRecords implements OfflineRecords {
   }
 
   async takeAll(owner: string): Promise<OfflineMessage[]> {
-    const rows = await this.db.all<{ id: number; stanza: string; stamp: number }>(
-      'DELETE FROM offline WHERE owner = ? RETURNING id, stanza, stamp',
-      [owner],
-    );
-    return rows.sort((a, b) => Number(a.id) - Number(b.id)).map((r) => ({ stanza: r.stanza, stamp: Number(r.stamp) }));
+    return (await this.#take.get(owner, undefined)) ?? [];
   }
+
+  /**
+   * Takes of one moment (a burst of logins), one statement. Not shared: of two sessions of one
+   * user in the same batch, the first gets the messages and the second none.
+   */
+  readonly #take = new BatchedReads<string, undefined, OfflineMessage[]>({
+    shared: false,
+    load: async (owners) => {
+      const rows = await this.db.all<{ owner: string; id: number; stanza: string; stamp: number }>(
+        `DELETE FROM offline WHERE owner IN (${placeholders(owners.length)}) RETURNING owner, id, stanza, stamp`,
+        owners,
+      );
+      rows.sort((a, b) => Number(a.id) - Number(b.id));
+      const out = new Map<string, OfflineMessage[]>();
+      for (const r of rows) {
+        let list = out.get(r.owner);
+        if (!list) out.set(r.owner, (list = []));
+        list.push({ stanza: r.stanza, stamp: Number(r.stamp) });
+      }
+      return out;
+    },
+  });
 
   async count(owner: string): Promise<number> {
     return Number((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM offline WHERE owner = ?', [owner]))?.n ?? 0);

@@ -4,7 +4,8 @@
  * commits, so two devices (or two gateways) changing the same items at once cannot overwrite
  * each other's change.
  */
-import { asBoolean, type SqlDatabase, type SqlExecutor } from '../sql/sqlDatabase.js';
+import { BatchedReads } from '../sql/batchedReads.js';
+import { asBoolean, placeholders, type SqlDatabase, type SqlExecutor } from '../sql/sqlDatabase.js';
 
 export type Subscription = 'none' | 'to' | 'from' | 'both';
 
@@ -64,8 +65,22 @@ export class SqlRosterRecords implements RosterRecords {
   constructor(private readonly db: SqlDatabase) {}
 
   async list(owner: string): Promise<RosterItem[]> {
-    return (await this.db.all<Row & Record<string, unknown>>(`SELECT ${COLUMNS} FROM roster WHERE owner = ?`, [owner])).map(fromRow);
+    return (await this.#lists.get(owner, undefined)) ?? [];
   }
+
+  /** Rosters loaded at one moment (a burst of logins), one query. */
+  readonly #lists = new BatchedReads<string, undefined, RosterItem[]>({
+    load: async (owners) => {
+      const rows = await this.db.all<Row & { owner: string } & Record<string, unknown>>(`SELECT owner, ${COLUMNS} FROM roster WHERE owner IN (${placeholders(owners.length)})`, owners);
+      const out = new Map<string, RosterItem[]>();
+      for (const r of rows) {
+        let list = out.get(r.owner);
+        if (!list) out.set(r.owner, (list = []));
+        list.push(fromRow(r));
+      }
+      return out;
+    },
+  });
 
   async put(owner: string, item: RosterItem): Promise<void> {
     await write(this.db, owner, item);

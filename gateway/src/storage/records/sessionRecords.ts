@@ -1,5 +1,6 @@
 /** Web sign-in sessions, kept by the hash of their token. */
-import type { SqlDatabase } from '../sql/sqlDatabase.js';
+import { BatchedReads } from '../sql/batchedReads.js';
+import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface SessionRow {
   idHash: string;
@@ -56,12 +57,29 @@ export class SqlSessionRecords implements SessionRecords {
   }
 
   async liveFor(username: string, now: number) {
-    const rows = await this.db.all<{ id_hash: string; expires_at: number }>(
-      'SELECT id_hash, expires_at FROM sessions WHERE username = ? AND expires_at > ?',
-      [username, now],
-    );
-    return rows.map((r) => ({ idHash: r.id_hash, expiresAt: Number(r.expires_at) }));
+    const rows = (await this.#ofUsers.get(username, undefined)) ?? [];
+    return rows.filter((r) => r.expiresAt > now);
   }
+
+  /**
+   * Cold credential reads of one moment, one query. Expired rows (until the purge removes
+   * them) are left out by each caller against its own `now`.
+   */
+  readonly #ofUsers = new BatchedReads<string, undefined, Array<{ idHash: string; expiresAt: number }>>({
+    load: async (usernames) => {
+      const rows = await this.db.all<{ username: string; id_hash: string; expires_at: number }>(
+        `SELECT username, id_hash, expires_at FROM sessions WHERE username IN (${placeholders(usernames.length)})`,
+        usernames,
+      );
+      const out = new Map<string, Array<{ idHash: string; expiresAt: number }>>();
+      for (const r of rows) {
+        let list = out.get(r.username);
+        if (!list) out.set(r.username, (list = []));
+        list.push({ idHash: r.id_hash, expiresAt: Number(r.expires_at) });
+      }
+      return out;
+    },
+  });
 
   async purgeExpired(now: number): Promise<number> {
     return this.db.run('DELETE FROM sessions WHERE expires_at <= ?', [now]);

@@ -45,11 +45,12 @@ export class XmppAuthenticator {
   ) {}
 
   async scram(username: string, hash: ScramHash): Promise<{ salt: Buffer; iterations: number; candidates: ScramKeys[] } | undefined> {
-    const creds = await this.accounts.getScramCredentials(username, hash);
+    // Both reads at once: on a cold cache each is a database round trip.
+    const [creds, sessionPasswords] = await Promise.all([this.accounts.getScramCredentials(username, hash), this.sessions.credentials(username)]);
     if (!creds) return undefined;
     const salt = Buffer.from(creds.salt, 'base64');
     const candidates: ScramKeys[] = [{ storedKey: Buffer.from(creds.storedKey, 'base64'), serverKey: Buffer.from(creds.serverKey, 'base64') }];
-    for (const password of await this.sessions.credentials(username)) {
+    for (const password of sessionPasswords) {
       const cacheKey = `${hash}:${creds.salt}:${creds.iterations}:${password}`;
       let keys = this.#derived.get(cacheKey);
       if (!keys) {
