@@ -45,7 +45,7 @@ function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
   const done = new Promise<SippRun>((resolve) =>
-    proc.on('exit', () => {
+    proc.on('close', () => {
       const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
       const rate = Number(/Call Rate\s*\|[^|]*\|\s*([\d.]+) cps/.exec(out)?.[1] ?? NaN);
       resolve({ successful: num('Successful call'), failed: num('Failed call'), rate, output: out });

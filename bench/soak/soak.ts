@@ -53,7 +53,7 @@ function sipp(args: string[], cwd: string, rtd?: string): { proc: ChildProcess; 
   proc.stdout!.on('data', (d) => (out = (out + d).slice(-200_000)));
   proc.stderr!.on('data', (d) => (out = (out + d).slice(-200_000)));
   const done = new Promise<{ ok: number; failed: number; rtt: number[] }>((resolve) =>
-    proc.on('exit', () => {
+    proc.on('close', () => {
       const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
       const rttFile = rtd ? fs.readdirSync(cwd).find((f) => f.endsWith('_rtt.csv')) : undefined;
       const rtt = rttFile

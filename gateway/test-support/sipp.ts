@@ -62,7 +62,8 @@ export function runSipp(o: SippOptions): { done: Promise<SippResult>; kill: () =
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const done = new Promise<SippResult>((resolve) => {
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the final statistics may still be in the pipe when the process exits.
+    child.on('close', (code) => {
       const count = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(output)?.[1] ?? 0);
       let errors = '';
       try {
