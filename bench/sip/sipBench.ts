@@ -20,6 +20,7 @@ import { createDatabase } from '../../server-common/test-support/postgresServer.
 import {
   BENCH_PASSWORD as PASSWORD,
   benchDatabase,
+  GATEWAY_NODE_ARGS,
   cpuSeconds,
   percentile,
   runOnBothStores,
@@ -71,7 +72,7 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-sipp-'));
   const sipPort = await freeTcpUdpPort();
   const httpPort = await freeTcpPort();
-  const gateway = spawn(process.execPath, [path.join(ROOT, 'build/gateway/src/main.js')], {
+  const gateway = spawn(process.execPath, [...GATEWAY_NODE_ARGS, path.join(ROOT, 'build/gateway/src/main.js')], {
     env: {
       ...process.env,
       PARLEY_DATA: dataDir,

@@ -17,6 +17,8 @@ import { createDatabase, startPostgresServer } from '../../server-common/test-su
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** The gateway's Node flags as `npm start` (scripts/start.sh) runs it. */
+export const GATEWAY_NODE_ARGS = [`--max-semi-space-size=${process.env.PARLEY_YOUNG_GENERATION_MB ?? 64}`];
 export const BENCH_PASSWORD = 'bench-password';
 const CACHE = path.join(ROOT, '.cache');
 
@@ -89,7 +91,7 @@ export async function startBenchGateway(
   const httpPort = await freeTcpPort();
   const sipPort = await freeTcpUdpPort();
   const xmppPort = await freeTcpPort();
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'build/gateway/src/main.js')], {
+  const proc = spawn(process.execPath, [...GATEWAY_NODE_ARGS, ...nodeArgs, path.join(ROOT, 'build/gateway/src/main.js')], {
     env: {
       ...process.env,
       PARLEY_DATA: dataDir,
