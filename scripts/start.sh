@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# A young generation of up to PARLEY_YOUNG_GENERATION_MB per semi-space (V8's default is 16):
-# a message waits tens of milliseconds for its archive commit, and with the default most of
-# them outlive two scavenges and are promoted — on PostgreSQL that cost the gateway a fifth of
-# its CPU (`npm run bench -- xmpp`). It costs memory only under load.
-exec node --max-semi-space-size="${PARLEY_YOUNG_GENERATION_MB:-64}" build/gateway/src/main.js
+# PARLEY_YOUNG_GENERATION_MB: V8's semi-space size (Node's default, 16, when unset). 64 buys
+# about a fifth less CPU per XMPP message and costs 80–120 MB of memory (README).
+young=()
+[ -n "${PARLEY_YOUNG_GENERATION_MB:-}" ] && young=(--max-semi-space-size="$PARLEY_YOUNG_GENERATION_MB")
+exec node "${young[@]}" build/gateway/src/main.js

@@ -18,7 +18,7 @@ import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/po
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The gateway's Node flags as `npm start` (scripts/start.sh) runs it. */
-export const GATEWAY_NODE_ARGS = [`--max-semi-space-size=${process.env.PARLEY_YOUNG_GENERATION_MB ?? 64}`];
+export const GATEWAY_NODE_ARGS = process.env.PARLEY_YOUNG_GENERATION_MB ? [`--max-semi-space-size=${process.env.PARLEY_YOUNG_GENERATION_MB}`] : [];
 export const BENCH_PASSWORD = 'bench-password';
 const CACHE = path.join(ROOT, '.cache');
 
