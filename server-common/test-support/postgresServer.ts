@@ -27,6 +27,8 @@ export interface PostgresServerOptions {
    * them off, which changes speed, not behaviour.
    */
   durable?: boolean;
+  /** More `name=value` server settings (e.g. `shared_preload_libraries=pg_stat_statements` to profile). */
+  settings?: string[];
 }
 
 /** The directory of the newest installed PostgreSQL's programs. */
@@ -63,6 +65,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     `unix_socket_directories=${dir}`,
     'max_connections=200',
     ...(options.durable ? [] : ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off']),
+    ...(options.settings ?? []),
   ].flatMap((s) => ['-c', s]);
   const [cmd, args] = as(path.join(bin, 'postgres'), ['-D', path.join(dir, 'data'), ...settings]);
   const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

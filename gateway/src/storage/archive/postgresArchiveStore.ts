@@ -1,10 +1,15 @@
 /**
- * The archive on PostgreSQL, written by several gateways at once. Rows are queued and written
- * every FLUSH_MS (or FLUSH_ROWS) as one transaction of two statements: the per-owner counters
+ * The archive on PostgreSQL, written by several gateways at once. Rows are gathered into a
+ * batch and written every FLUSH_MS (or at FLUSH_ROWS) by one statement: the per-owner counters
  * in archive_heads move on by the batch's count (locking those owners' rows, always in the same
- * order), and the rows go in with one multi-row INSERT (from one JSON document). The counter lock
- * orders writers per owner, so a row committed later always has a higher seq: a client that
- * pages "after" the last id it saw never misses a message another gateway committed later.
+ * order) and the rows go in with the seqs just reserved. The counter lock orders writers per
+ * owner, so a row committed later always has a higher seq: a client that pages "after" the last
+ * id it saw never misses a message another gateway committed later.
+ *
+ * A batch is kept as JSON text in a Buffer, outside the JavaScript heap: rows wait tens of ms
+ * for their commit, and as objects (or strings) they outlived the young generation, so every
+ * message was copied and later swept by the garbage collector. The rows of a batch share one
+ * `committed` promise.
  *
  * The id clients see is allocated here, before the write: milliseconds since 2026 (9 base-36
  * digits), the writer's number (2 digits, from a database sequence, unique among 1296 live
@@ -15,16 +20,6 @@ import type { Logger } from '../../../../server-common/logger.js';
 import type { SqlDatabase } from '../sql/sqlDatabase.js';
 import { FLUSH_MS, FLUSH_ROWS, pageOf, type ArchiveAddition, type ArchivedMessage, type ArchivePage, type ArchiveQuery, type ArchiveStore } from './archiveStore.js';
 
-interface QueuedRow {
-  owner: string;
-  id: string;
-  with: string;
-  stamp: number;
-  stanza: string;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 const EPOCH_MS = Date.UTC(2026, 0, 1);
 /** Writers numbered 0…1295 (two base-36 digits). */
 const WRITERS = 36 ** 2;
@@ -32,13 +27,75 @@ const WRITERS = 36 ** 2;
 const MAX_COUNTER = 4095;
 /** A failed batch is tried again after these delays before its messages count as lost. */
 const RETRY_MS = [100, 300, 1000, 3000];
+/** A batch's first buffer; it doubles as rows arrive. */
+const FIRST_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * One statement per batch. $1: [{o: owner, n: rows}] sorted by owner; $2: [{o, k: the row's
+ * place among its owner's rows in this batch, i: id, w: with, t: stamp, x: stanza}]. A retry
+ * after a commit whose answer was lost finds its rows present and adds nothing (the seqs it
+ * reserved again are only a gap).
+ */
+const WRITE_BATCH = `WITH counts AS (
+    SELECT o, n FROM json_to_recordset(?::json) AS c(o text, n bigint)
+  ), heads AS (
+    INSERT INTO archive_heads (owner, last_seq) SELECT o, n FROM counts ORDER BY o
+    ON CONFLICT (owner) DO UPDATE SET last_seq = archive_heads.last_seq + excluded.last_seq
+    RETURNING owner, last_seq
+  )
+  INSERT INTO archive (owner, seq, stanza_id, with_jid, stamp, stanza)
+  SELECT r.o, heads.last_seq - counts.n + 1 + r.k, r.i, r.w, r.t, r.x
+  FROM json_to_recordset(?::json) AS r(o text, k bigint, i text, w text, t bigint, x text)
+  JOIN counts ON counts.o = r.o JOIN heads ON heads.owner = r.o
+  ON CONFLICT (owner, stanza_id) DO NOTHING`;
+
+/** Rows gathered for one write. */
+class Batch {
+  buffer = Buffer.allocUnsafeSlow(FIRST_BUFFER_BYTES);
+  bytes = 0;
+  rows = 0;
+  /** Rows per owner so far. */
+  readonly counts = new Map<string, number>();
+  readonly committed: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+
+  constructor() {
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.committed.catch(() => undefined); // reported through onError; callers may ignore it
+  }
+
+  append(owner: string, id: string, withJid: string, stamp: number, stanza: string): void {
+    const k = this.counts.get(owner) ?? 0;
+    this.counts.set(owner, k + 1);
+    const text = `${this.rows++ ? ',' : '['}{"o":${JSON.stringify(owner)},"k":${k},"i":"${id}","w":${JSON.stringify(withJid)},"t":${stamp},"x":${JSON.stringify(stanza)}}`;
+    const room = this.bytes + text.length * 3 + 1; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    if (room > this.buffer.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(room, this.buffer.length * 2));
+      this.buffer.copy(bigger, 0, 0, this.bytes);
+      this.buffer = bigger;
+    }
+    this.bytes += this.buffer.write(text, this.bytes, 'utf8');
+  }
+
+  /** The statement's parameters: the counts per owner, and the rows (the JSON array closed). */
+  params(): [string, Buffer] {
+    const counts = [...this.counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([o, n]) => ({ o, n }));
+    this.buffer.write(']', this.bytes, 'utf8');
+    return [JSON.stringify(counts), this.buffer.subarray(0, this.bytes + 1)];
+  }
+}
 
 export class PostgresArchiveStore implements ArchiveStore {
   readonly #db: SqlDatabase;
   /** This writer's two digits of every id. */
   readonly #writerTag: string;
   readonly #log: Logger;
-  #queue: QueuedRow[] = [];
+  /** Batches not yet written, oldest first; rows join the last one. */
+  #batches: Batch[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** The batch being written, if any (one at a time, so this gateway's rows stay in order). */
   #writing: Promise<void> | undefined;
@@ -71,15 +128,12 @@ export class PostgresArchiveStore implements ArchiveStore {
 
   add(owner: string, withJid: string, render: (id: string) => string, stamp = Date.now()): ArchiveAddition {
     const id = this.#nextId();
-    let row!: QueuedRow;
-    const committed = new Promise<void>((resolve, reject) => {
-      row = { owner, id, with: withJid, stamp, stanza: render(id), resolve, reject };
-    });
-    committed.catch(() => undefined); // reported through onError; callers may ignore it
-    this.#queue.push(row);
-    if (this.#queue.length >= FLUSH_ROWS) this.#kick(0);
+    let batch = this.#batches[this.#batches.length - 1];
+    if (!batch || batch.rows >= FLUSH_ROWS) this.#batches.push((batch = new Batch()));
+    batch.append(owner, id, withJid, stamp, render(id));
+    if (batch.rows >= FLUSH_ROWS) this.#kick(0);
     else this.#kick(FLUSH_MS);
-    return { id, committed };
+    return { id, committed: batch.committed };
   }
 
   #kick(delay: number): void {
@@ -98,68 +152,43 @@ export class PostgresArchiveStore implements ArchiveStore {
   }
 
   async #writeNext(): Promise<void> {
-    if (this.#writing || !this.#queue.length) return;
-    const rows = this.#queue.splice(0, FLUSH_ROWS);
-    const done = this.#write(rows);
+    if (this.#writing) return;
+    const batch = this.#batches.shift();
+    if (!batch) return;
+    const done = this.#write(batch);
     this.#writing = done;
     await done;
     this.#writing = undefined;
-    if (this.#queue.length) this.#kick(this.#queue.length >= FLUSH_ROWS ? 0 : FLUSH_MS);
+    const next = this.#batches[0];
+    if (next) this.#kick(next.rows >= FLUSH_ROWS || this.#batches.length > 1 ? 0 : FLUSH_MS);
   }
 
-  async #write(rows: QueuedRow[]): Promise<void> {
+  async #write(batch: Batch): Promise<void> {
+    const params = batch.params();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#insert(rows);
-        for (const r of rows) r.resolve();
+        await this.#db.run(WRITE_BATCH, params);
+        batch.resolve();
         return;
       } catch (err) {
         if (attempt < RETRY_MS.length) {
-          this.#log.warn({ err: (err as Error).message, rows: rows.length }, 'archive batch failed; trying again');
+          this.#log.warn({ err: (err as Error).message, rows: batch.rows }, 'archive batch failed; trying again');
           await new Promise((r) => setTimeout(r, RETRY_MS[attempt]));
           continue;
         }
         const failure = new Error(`archive write failed: ${(err as Error).message}`);
         this.onError?.(failure);
-        for (const r of rows) r.reject(failure);
+        batch.reject(failure);
         return;
       }
     }
   }
 
-  async #insert(rows: QueuedRow[]): Promise<void> {
-    const counts = new Map<string, number>();
-    for (const r of rows) counts.set(r.owner, (counts.get(r.owner) ?? 0) + 1);
-    const owners = [...counts.keys()].sort();
-    await this.#db.transaction(async (tx) => {
-      const heads = await tx.all<{ owner: string; last_seq: number }>(
-        `INSERT INTO archive_heads (owner, last_seq) SELECT * FROM unnest(?::text[], ?::bigint[])
-         ON CONFLICT (owner) DO UPDATE SET last_seq = archive_heads.last_seq + excluded.last_seq
-         RETURNING owner, last_seq`,
-        [owners, owners.map((o) => counts.get(o)!)],
-      );
-      // Each owner's rows take the seqs just reserved, in the order they were queued.
-      const next = new Map(heads.map((h) => [h.owner, Number(h.last_seq) - counts.get(h.owner)! + 1]));
-      const seqs = rows.map((r) => {
-        const s = next.get(r.owner)!;
-        next.set(r.owner, s + 1);
-        return s;
-      });
-      // One JSON document for the rows: JSON.stringify is native, where node-postgres escapes
-      // array elements one by one in JavaScript (most of this write's CPU in the gateway).
-      await tx.run(
-        `INSERT INTO archive (owner, seq, stanza_id, with_jid, stamp, stanza)
-         SELECT o, s, i, w, t, x FROM json_to_recordset(?::json) AS r(o text, s bigint, i text, w text, t bigint, x text)`,
-        [JSON.stringify(rows.map((r, k) => ({ o: r.owner, s: seqs[k], i: r.id, w: r.with, t: r.stamp, x: r.stanza })))],
-      );
-    });
-  }
-
   async settled(): Promise<void> {
     this.#kick(0);
-    while (this.#writing || this.#queue.length) {
+    while (this.#writing || this.#batches.length) {
       await this.#writing;
-      if (!this.#writing && this.#queue.length) this.#kick(0);
+      if (!this.#writing && this.#batches.length) this.#kick(0);
     }
   }
 

@@ -1,6 +1,6 @@
 /** Accounts and the secrets each sign-in mechanism checks (never a password itself). */
 import { BatchedReads } from '../sql/batchedReads.js';
-import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
+import type { SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface AccountSecrets {
   realm: string;
@@ -115,10 +115,8 @@ export class SqlAccountRecords implements AccountRecords {
   readonly #signIn = new BatchedReads<string, string, SignInRecord>({
     load: async (usernames, realms) => {
       type SignInRow = Row & { realm: string; ha1_md5: string; ha1_sha256: string; scram_sha1: string; scram_sha256: string } & Record<string, unknown>;
-      const rows = await this.db.all<SignInRow>(
-        `SELECT username, display_name, created_at, realm, ha1_md5, ha1_sha256, scram_sha1, scram_sha256 FROM accounts WHERE username IN (${placeholders(usernames.length)})`,
-        usernames,
-      );
+      const user = this.db.keyIn('username', usernames);
+      const rows = await this.db.all<SignInRow>(`SELECT username, display_name, created_at, realm, ha1_md5, ha1_sha256, scram_sha1, scram_sha256 FROM accounts WHERE ${user.sql}`, user.params);
       const wanted = new Map(usernames.map((u, i) => [u, realms[i]]));
       const out = new Map<string, SignInRecord>();
       for (const row of rows) {

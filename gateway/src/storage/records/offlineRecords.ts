@@ -4,7 +4,7 @@
  * online together — on one gateway or two — each message goes to exactly one of them.
  */
 import { BatchedReads } from '../sql/batchedReads.js';
-import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
+import type { SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface OfflineMessage {
   stanza: string;
@@ -60,10 +60,8 @@ export class SqlOfflineRecords implements OfflineRecords {
   readonly #take = new BatchedReads<string, undefined, OfflineMessage[]>({
     shared: false,
     load: async (owners) => {
-      const rows = await this.db.all<{ owner: string; id: number; stanza: string; stamp: number }>(
-        `DELETE FROM offline WHERE owner IN (${placeholders(owners.length)}) RETURNING owner, id, stanza, stamp`,
-        owners,
-      );
+      const owner = this.db.keyIn('owner', owners);
+      const rows = await this.db.all<{ owner: string; id: number; stanza: string; stamp: number }>(`DELETE FROM offline WHERE ${owner.sql} RETURNING owner, id, stanza, stamp`, owner.params);
       rows.sort((a, b) => Number(a.id) - Number(b.id));
       const out = new Map<string, OfflineMessage[]>();
       for (const r of rows) {

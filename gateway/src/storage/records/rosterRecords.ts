@@ -5,7 +5,7 @@
  * each other's change.
  */
 import { BatchedReads } from '../sql/batchedReads.js';
-import { asBoolean, placeholders, type SqlDatabase, type SqlExecutor } from '../sql/sqlDatabase.js';
+import { asBoolean, type SqlDatabase, type SqlExecutor } from '../sql/sqlDatabase.js';
 
 export type Subscription = 'none' | 'to' | 'from' | 'both';
 
@@ -71,7 +71,8 @@ export class SqlRosterRecords implements RosterRecords {
   /** Rosters loaded at one moment (a burst of logins), one query. */
   readonly #lists = new BatchedReads<string, undefined, RosterItem[]>({
     load: async (owners) => {
-      const rows = await this.db.all<Row & { owner: string } & Record<string, unknown>>(`SELECT owner, ${COLUMNS} FROM roster WHERE owner IN (${placeholders(owners.length)})`, owners);
+      const owner = this.db.keyIn('owner', owners);
+      const rows = await this.db.all<Row & { owner: string } & Record<string, unknown>>(`SELECT owner, ${COLUMNS} FROM roster WHERE ${owner.sql}`, owner.params);
       const out = new Map<string, RosterItem[]>();
       for (const r of rows) {
         let list = out.get(r.owner);

@@ -1,6 +1,6 @@
 /** Web sign-in sessions, kept by the hash of their token. */
 import { BatchedReads } from '../sql/batchedReads.js';
-import { placeholders, type SqlDatabase } from '../sql/sqlDatabase.js';
+import type { SqlDatabase } from '../sql/sqlDatabase.js';
 
 export interface SessionRow {
   idHash: string;
@@ -67,10 +67,8 @@ export class SqlSessionRecords implements SessionRecords {
    */
   readonly #ofUsers = new BatchedReads<string, undefined, Array<{ idHash: string; expiresAt: number }>>({
     load: async (usernames) => {
-      const rows = await this.db.all<{ username: string; id_hash: string; expires_at: number }>(
-        `SELECT username, id_hash, expires_at FROM sessions WHERE username IN (${placeholders(usernames.length)})`,
-        usernames,
-      );
+      const user = this.db.keyIn('username', usernames);
+      const rows = await this.db.all<{ username: string; id_hash: string; expires_at: number }>(`SELECT username, id_hash, expires_at FROM sessions WHERE ${user.sql}`, user.params);
       const out = new Map<string, Array<{ idHash: string; expiresAt: number }>>();
       for (const r of rows) {
         let list = out.get(r.username);

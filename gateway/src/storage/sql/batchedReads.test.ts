@@ -47,4 +47,28 @@ describe('BatchedReads', () => {
     expect((results[0] as PromiseRejectedResult).reason).toEqual(new Error('no bad'));
     expect(await reads.get('a', 0)).toBe(1);
   });
+
+  it('keys asked for while a query runs wait for it to end and then go out together in one query', async () => {
+    const calls: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const reads = new BatchedReads<string, undefined, string>({
+      load: async (keys) => {
+        calls.push(keys);
+        if (calls.length === 1) await gate;
+        return new Map(keys.map((k) => [k, k.toUpperCase()]));
+      },
+    });
+    const first = reads.get('a', undefined);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([['a']]); // an idle reader reads at once
+    const later = [reads.get('b', undefined), reads.get('c', undefined)];
+    await new Promise((r) => setImmediate(r));
+    const more = reads.get('d', undefined);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toHaveLength(1); // b, c and d wait for a's query
+    release();
+    expect(await Promise.all([first, ...later, more])).toEqual(['A', 'B', 'C', 'D']);
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']]);
+  });
 });

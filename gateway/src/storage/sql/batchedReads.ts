@@ -4,6 +4,10 @@
  * each cold lookup would otherwise be its own round trip through the pool; on PostgreSQL the
  * per-statement cost, not the rows, is what limits the rate. A "read" may also remove what it
  * returns (DELETE … RETURNING), with `shared: false`.
+ *
+ * At most `maxInFlight` queries run at once; keys asked for meanwhile wait and go out together
+ * when one ends (as Nagle's algorithm does for small packets): an idle gateway reads at once,
+ * a loaded one sends fewer, larger statements instead of queueing more of them.
  */
 
 export interface BatchedReadsOptions<K extends string, A, V> {
@@ -14,6 +18,8 @@ export interface BatchedReadsOptions<K extends string, A, V> {
   load(keys: K[], args: A[]): Promise<Map<K, V>>;
   /** Most keys in one query. */
   maxBatch?: number;
+  /** Most queries running at once. */
+  maxInFlight?: number;
   /**
    * A key asked for twice in one batch: every caller gets its row (true, reads), or only the
    * first does and the others get nothing (false, for takes that remove what they return).
@@ -30,13 +36,16 @@ export class BatchedReads<K extends string, A, V> {
   readonly #load: BatchedReadsOptions<K, A, V>['load'];
   readonly #maxBatch: number;
   readonly #shared: boolean;
+  readonly #maxInFlight: number;
   #pending = new Map<K, { arg: A; waiters: Array<Waiter<V>> }>();
   #scheduled = false;
+  #inFlight = 0;
 
   constructor(options: BatchedReadsOptions<K, A, V>) {
     this.#load = options.load;
     this.#maxBatch = options.maxBatch ?? 100;
     this.#shared = options.shared ?? true;
+    this.#maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** The row of `key`, from the next batch; callers asking for one key together share one read. */
@@ -48,22 +57,28 @@ export class BatchedReads<K extends string, A, V> {
         this.#pending.set(key, entry);
       }
       entry.waiters.push({ resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // setImmediate, not a microtask: the reads of every socket that became readable in
-        // this poll of the event loop join one batch.
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
   }
 
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight || !this.#pending.size) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: the reads of every socket that became readable in this
+    // poll of the event loop join one batch.
+    setImmediate(() => this.#flush());
+  }
+
   #flush(): void {
-    const batch = this.#pending;
-    this.#pending = new Map();
     this.#scheduled = false;
-    const entries = [...batch];
-    for (let i = 0; i < entries.length; i += this.#maxBatch) {
-      const chunk = entries.slice(i, i + this.#maxBatch);
+    while (this.#pending.size && this.#inFlight < this.#maxInFlight) {
+      const chunk: Array<[K, { arg: A; waiters: Array<Waiter<V>> }]> = [];
+      for (const entry of this.#pending) {
+        chunk.push(entry);
+        this.#pending.delete(entry[0]);
+        if (chunk.length === this.#maxBatch) break;
+      }
+      this.#inFlight++;
       this.#load(
         chunk.map(([key]) => key),
         chunk.map(([, e]) => e.arg),
@@ -74,7 +89,10 @@ export class BatchedReads<K extends string, A, V> {
         (err: unknown) => {
           for (const [, e] of chunk) for (const w of e.waiters) w.reject(err);
         },
-      );
+      ).finally(() => {
+        this.#inFlight--;
+        this.#schedule();
+      });
     }
   }
 }

@@ -24,6 +24,10 @@ const MAX_ATTEMPTS = 5;
 export class PostgresDatabase implements SqlDatabase {
   readonly dialect = 'postgres' as const;
   readonly forUpdate = ' FOR UPDATE';
+
+  keyIn(column: string, keys: readonly string[]): { sql: string; params: SqlValue[] } {
+    return { sql: `${column} = ANY(?::text[])`, params: [keys] };
+  }
   readonly #pool: pg.Pool;
   readonly #url: string;
   readonly #log: Logger;
@@ -171,13 +175,28 @@ export function toPostgresPlaceholders(sql: string): string {
     if (ch === "'") quoted = !quoted;
     out += ch === '?' && !quoted ? `$${++n}` : ch;
   }
-  if (converted.size < 10_000) converted.set(sql, out);
+  if (converted.size < MAX_NAMED) converted.set(sql, out);
   return out;
+}
+
+/**
+ * Statements by name: node-postgres prepares a named statement once per connection, so
+ * PostgreSQL parses and plans it once instead of on every call (most of its work for the
+ * short reads and writes the gateway sends). Texts past MAX_NAMED go unnamed.
+ */
+const names = new Map<string, string>();
+const MAX_NAMED = 10_000;
+
+function statement(sql: string, params: readonly SqlValue[]): pg.QueryConfig<SqlValue[]> {
+  const text = toPostgresPlaceholders(sql);
+  let name = names.get(sql);
+  if (name === undefined && names.size < MAX_NAMED) names.set(sql, (name = `parley_${names.size}`));
+  return { text, values: params as SqlValue[], ...(name ? { name } : {}) };
 }
 
 async function query<T extends SqlRow>(on: pg.Pool | pg.PoolClient, sql: string, params: readonly SqlValue[]): Promise<pg.QueryResult<T>> {
   try {
-    return await on.query<T>(toPostgresPlaceholders(sql), params as SqlValue[]);
+    return await on.query<T, SqlValue[]>(statement(sql, params));
   } catch (err) {
     if ((err as { code?: string }).code === '23505') throw new UniqueViolation(err);
     throw err;

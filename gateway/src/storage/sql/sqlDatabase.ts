@@ -38,6 +38,12 @@ export interface SqlDatabase extends SqlExecutor {
    */
   readonly forUpdate: string;
   /**
+   * `column` is one of `keys`, as a condition and its parameters: `column IN (?, ?, …)` on
+   * SQLite, `column = ANY(?)` with one array on PostgreSQL (one statement text for any number
+   * of keys, so it is parsed and planned once per connection).
+   */
+  keyIn(column: string, keys: readonly string[]): { sql: string; params: SqlValue[] };
+  /**
    * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws.
    * A transaction the database aborted to break a deadlock or a serialization conflict is
    * run again (a few times), so `fn` must not have effects outside the database.

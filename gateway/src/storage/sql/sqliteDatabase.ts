@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { ChangeListeners, UniqueViolation, type SqlDatabase, type SqlExecutor, type SqlRow, type SqlValue } from './sqlDatabase.js';
+import { ChangeListeners, placeholders, UniqueViolation, type SqlDatabase, type SqlExecutor, type SqlRow, type SqlValue } from './sqlDatabase.js';
 
 export interface SqliteDatabaseOptions {
   /** Directory of the file (created 0700 when missing). */
@@ -24,6 +24,10 @@ type Statement = Database.Statement<unknown[], unknown>;
 export class SqliteDatabase implements SqlDatabase {
   readonly dialect = 'sqlite' as const;
   readonly forUpdate = '';
+
+  keyIn(column: string, keys: readonly string[]): { sql: string; params: SqlValue[] } {
+    return { sql: `${column} IN (${placeholders(keys.length)})`, params: [...keys] };
+  }
   /** The underlying connection (the archive's migrations and the copy tool use it directly). */
   readonly raw: Database.Database;
   readonly file: string;
