@@ -5,6 +5,7 @@
  * thousand users; operators override them with environment variables. zod validates
  * the values so a typo fails at start with a message naming the variable.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { iceServer, type IceServer } from '../../contracts/rest/ice.js';
@@ -104,6 +105,16 @@ const envSchema = z.object({
   /** Meetings one account may create per hour. */
   PARLEY_CONFERENCE_CREATE_PER_HOUR: int(60, 1),
 
+  // Several gateway nodes (REDIS_URL set): live state in Redis, see the README's scale-out section
+  /** This node's name among the gateway nodes; default <hostname>-<PORT>. */
+  PARLEY_NODE_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - only').optional(),
+  /** Address the other nodes reach this node's SIP listener on; default PARLEY_SIP_ADVERTISED_HOST. */
+  PARLEY_NODE_HOST: z.string().optional(),
+  /** TCP port of this node's own SIP listener for node-to-node requests; 0 = the SIP port (fine when each node has its own). */
+  PARLEY_NODE_SIP_PORT: port(0),
+  /** A node that has not sent a heartbeat for this long is taken for dead: its sessions and bindings vanish. */
+  PARLEY_NODE_TTL_MS: int(4000, 1000, 60_000),
+
   // Embedding (widget.js)
   /** Origins (scheme://host[:port], comma-separated) whose pages may frame Parley's widgets; empty = none. */
   PARLEY_EMBED_ORIGINS: z.string().default(''),
@@ -177,6 +188,17 @@ export interface GatewayConfig {
     sfuSecret?: string;
   };
   sfu: SfuConfig;
+  /** Live state shared with the other gateway nodes; undefined when REDIS_URL is unset (one node, memory). */
+  cluster?: {
+    redisUrl: string;
+    keyPrefix: string;
+    nodeId: string;
+    /** Where the other nodes send SIP for flows this node holds (TCP). */
+    nodeHost: string;
+    /** 0: the node's SIP port. */
+    nodeSipPort: number;
+    nodeTtlMs: number;
+  };
   /** Origins allowed to frame /embed/* pages (Content-Security-Policy frame-ancestors). */
   embed: { origins: string[] };
 }
@@ -222,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
   const embedOrigins = originList('PARLEY_EMBED_ORIGINS', e.PARLEY_EMBED_ORIGINS);
   const boshOrigins = originList('PARLEY_XMPP_BOSH_ORIGINS', e.PARLEY_XMPP_BOSH_ORIGINS);
+  const advertisedHost = e.PARLEY_SIP_ADVERTISED_HOST ?? (e.PARLEY_DOMAIN === 'localhost' ? '127.0.0.1' : e.PARLEY_DOMAIN);
   const turnUrls = e.PARLEY_TURN_URLS?.split(',').map((u) => u.trim()).filter(Boolean) ?? [];
   return {
     http: {
@@ -245,8 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     sip: {
       port: e.SIP_PORT,
       host: e.PARLEY_SIP_HOST,
-      advertisedHost:
-        e.PARLEY_SIP_ADVERTISED_HOST ?? (e.PARLEY_DOMAIN === 'localhost' ? '127.0.0.1' : e.PARLEY_DOMAIN),
+      advertisedHost,
       digestAlgorithms: algorithms as DigestAlgorithmName[],
       nonceTtlSeconds: e.PARLEY_SIP_NONCE_TTL_SECONDS,
       maxMessageBytes: e.PARLEY_SIP_MAX_MESSAGE_BYTES,
@@ -291,6 +313,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       sfuSecret: sfu.PARLEY_SFU_SECRET,
     },
     sfu,
+    cluster: sfu.REDIS_URL
+      ? {
+          redisUrl: sfu.REDIS_URL,
+          keyPrefix: sfu.PARLEY_REDIS_PREFIX,
+          nodeId: e.PARLEY_NODE_ID ?? `${os.hostname()}-${e.PORT}`,
+          nodeHost: e.PARLEY_NODE_HOST ?? advertisedHost,
+          nodeSipPort: e.PARLEY_NODE_SIP_PORT,
+          nodeTtlMs: e.PARLEY_NODE_TTL_MS,
+        }
+      : undefined,
     embed: { origins: embedOrigins },
   };
 }

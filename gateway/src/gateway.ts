@@ -9,6 +9,7 @@
  * SFU node; contracts/ holds what it shares with the SFU and the browser.
  */
 import fs from 'node:fs';
+import { Redis } from 'ioredis';
 import os from 'node:os';
 import path from 'node:path';
 import { joinTokenKey } from '../../server-common/joinToken.js';
@@ -18,6 +19,7 @@ import { deriveKey } from '../../server-common/secret.js';
 import { SfuNode } from '../../sfu/src/index.js';
 import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src/registry/index.js';
 import { CallLog } from './calls/callLog.js';
+import { NodeDirectory } from './cluster/nodeDirectory.js';
 import { ConferenceService } from './conferences/conferenceService.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
@@ -35,6 +37,7 @@ import { SessionStore } from './session/sessionStore.js';
 import type { DigestCredentialSource } from './sip/auth/digestAuthenticator.js';
 import type { LocationStore } from './sip/registrar/locationStore.js';
 import { MemoryLocationStore } from './sip/registrar/memoryLocationStore.js';
+import { RedisLocationStore } from './sip/registrar/redisLocationStore.js';
 import { SipService } from './sip/sipService.js';
 import type { TimerValues } from './sip/transaction/timers.js';
 import { Storage } from './storage/storage.js';
@@ -71,6 +74,9 @@ export class Gateway {
   readonly registry: ConferenceRegistry;
   /** The SFU node running inside this process (the one-machine default), if any. */
   readonly sfu: SfuNode | undefined;
+  /** The other gateway nodes sharing the users (REDIS_URL), if any. */
+  readonly nodes: NodeDirectory | undefined;
+  readonly #redis: Redis | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -120,7 +126,34 @@ export class Gateway {
       realm: config.domain,
       ttlSeconds: config.auth.sessionTtlSeconds,
     });
-    this.locations = new MemoryLocationStore();
+    const cluster = config.cluster;
+    if (cluster) {
+      // One connection for the live state; commands of one event-loop turn go out together.
+      this.#redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+      this.#redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis connection error'));
+      const nodes = new NodeDirectory({
+        redis: this.#redis,
+        keyPrefix: cluster.keyPrefix,
+        self: {
+          id: cluster.nodeId,
+          sipHost: cluster.nodeHost,
+          sipPort: 0, // known once SIP listens
+          store: config.database.url ? 'postgres' : `sqlite:${config.dataDir}`,
+          startedAt: Date.now(),
+        },
+        ttlMs: cluster.nodeTtlMs,
+        logger,
+      });
+      this.nodes = nodes;
+      this.locations = new RedisLocationStore({
+        redis: this.#redis,
+        keyPrefix: cluster.keyPrefix,
+        nodeId: cluster.nodeId,
+        isNodeAlive: (id) => nodes.isAlive(id),
+      });
+    } else {
+      this.locations = new MemoryLocationStore();
+    }
     this.callLog = new CallLog(storage.calls, logger);
     this.sip = new SipService({
       config,
@@ -129,6 +162,15 @@ export class Gateway {
       locations: this.locations,
       callLog: this.callLog,
       routeKey: deriveKey(secret, 'sip-route'),
+      cluster: cluster && {
+        nodeId: cluster.nodeId,
+        nodeHost: cluster.nodeHost,
+        nodeSipPort: cluster.nodeSipPort,
+        address: (id) => {
+          const node = this.nodes?.get(id);
+          return node && this.nodes!.isAlive(id) ? { host: node.sipHost, port: node.sipPort } : undefined;
+        },
+      },
       logger,
       timers: options.sipTimers,
     });
@@ -257,6 +299,12 @@ export class Gateway {
     });
     await this.xmpp.start();
     await this.sip.start();
+    if (this.nodes) {
+      this.nodes.self.sipPort = this.sip.transport.nodePort;
+      await this.nodes.start();
+      this.#refuseUnsharedStores(this.nodes);
+      this.#log.info({ node: this.nodes.id, others: this.nodes.others().map((n) => n.id) }, 'gateway node joined');
+    }
     await this.xmppListeners.start();
     await this.http.listen();
     if (this.sfu) {
@@ -273,6 +321,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     clearInterval(this.#purgeTimer);
+    await this.nodes?.stop();
     this.#stopWatching?.();
     await this.xmppListeners.stop();
     await this.sfu?.stop();
@@ -282,6 +331,18 @@ export class Gateway {
     await this.locations.close();
     await this.callLog.flush();
     await this.storage.close();
+    this.#redis?.disconnect();
+  }
+
+  /** Several nodes must share one database: SQLite files cannot be (DATABASE_URL names PostgreSQL). */
+  #refuseUnsharedStores(nodes: NodeDirectory): void {
+    const others = nodes.others();
+    const stores = new Set([nodes.self.store, ...others.map((n) => n.store)]);
+    if (!others.length || (stores.size === 1 && nodes.self.store === 'postgres')) return;
+    throw new Error(
+      `other gateway nodes (${others.map((n) => n.id).join(', ')}) share REDIS_URL but not this node's database (${[...stores].join(' vs ')}): ` +
+        'several nodes need the same DATABASE_URL (PostgreSQL); SQLite files cannot be shared',
+    );
   }
 }
 

@@ -59,6 +59,21 @@ export class GatewayProcess {
   }
 
   async start(): Promise<void> {
+    // A port checked free can still be taken before the gateway binds it (another test's server);
+    // ports we picked ourselves are picked again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce();
+      } catch (e) {
+        const portClash = /EADDRINUSE/.test(String(e));
+        if (!portClash || attempt >= 3 || this.options.httpPort || this.options.sipPort) throw e;
+        this.httpPort = this.sipPort = this.xmppPort = 0;
+        this.#output = '';
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
     this.httpPort = this.httpPort || this.options.httpPort || (await freeTcpPort());
     this.sipPort = this.sipPort || this.options.sipPort || (await freeTcpUdpPort());
     this.xmppPort = this.xmppPort || (await freeTcpPort());
@@ -95,7 +110,7 @@ export class GatewayProcess {
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.#child;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill(signal);
     await exited;

@@ -8,12 +8,18 @@ import { socketHost } from './core/uri.js';
 export class LocalDomain {
   readonly #hosts: Set<string>;
 
+  readonly #ports: Set<number>;
+
   constructor(
     readonly name: string,
     readonly advertisedHost: string,
     readonly port: number,
+    /** This node's node-to-node listener (several gateway nodes), also "us". */
+    nodeAddress?: { host: string; port: number },
   ) {
     const hosts = [name, advertisedHost, 'localhost', '127.0.0.1', '::1'];
+    if (nodeAddress) hosts.push(nodeAddress.host);
+    this.#ports = new Set([port, ...(nodeAddress ? [nodeAddress.port] : [])]);
     for (const list of Object.values(os.networkInterfaces())) {
       for (const ni of list ?? []) hosts.push(ni.address);
     }
@@ -27,7 +33,7 @@ export class LocalDomain {
 
   /** A host (and port) that addresses this gateway, e.g. in a Request-URI or Route. */
   isLocalHost(host: string, port?: number): boolean {
-    if (port !== undefined && port !== this.port && !this.isLocalDomain(host)) return false;
+    if (port !== undefined && !this.#ports.has(port) && !this.isLocalDomain(host)) return false;
     return this.#hosts.has(socketHost(host).toLowerCase());
   }
 }

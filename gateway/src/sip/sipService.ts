@@ -19,7 +19,7 @@ import { NameAddrParseError } from './core/nameAddr.js';
 import { UriParseError } from './core/uri.js';
 import { ViaParseError } from './core/via.js';
 import { LocalDomain } from './localDomain.js';
-import { Proxy } from './proxy/proxy.js';
+import { Proxy, type NodeAddress } from './proxy/proxy.js';
 import { RouteTokenSigner } from './proxy/routeToken.js';
 import type { LocationStore } from './registrar/locationStore.js';
 import { Registrar } from './registrar/registrar.js';
@@ -39,8 +39,20 @@ export interface SipServiceOptions {
   callLog: CallLog;
   /** Key (derived from the server secret) that signs dialog route tokens. */
   routeKey: Buffer;
+  /** Set when several gateway nodes share the users (REDIS_URL). */
+  cluster?: SipClusterOptions;
   logger: Logger;
   timers?: TimerValues;
+}
+
+export interface SipClusterOptions {
+  nodeId: string;
+  /** Where the other nodes reach this node's SIP listener. */
+  nodeHost: string;
+  /** 0: the SIP port itself. */
+  nodeSipPort: number;
+  /** A live node's node-to-node SIP address, or undefined when it is gone. */
+  address(nodeId: string): NodeAddress | undefined;
 }
 
 export class SipService {
@@ -63,6 +75,7 @@ export class SipService {
       maxHeaders: sip.maxHeaders,
       maxConnectionsPerIp: sip.maxConnectionsPerIp,
       ratePerIp: sip.ratePerIp,
+      nodeListen: options.cluster?.nodeSipPort ? { host: options.cluster.nodeHost, port: options.cluster.nodeSipPort } : undefined,
       logger: options.logger,
     });
   }
@@ -96,7 +109,9 @@ export class SipService {
     const { config } = this.#o;
     await this.transport.start();
     // The bound port is only known now (SIP_PORT=0 picks a free one).
-    const domain = new LocalDomain(config.domain, config.sip.advertisedHost, this.transport.port);
+    const cluster = this.#o.cluster;
+    const nodeAddress = cluster ? { host: cluster.nodeHost, port: this.transport.nodePort } : undefined;
+    const domain = new LocalDomain(config.domain, config.sip.advertisedHost, this.transport.port, nodeAddress);
     this.#domain = domain;
     const transactions = new TransactionLayer(this.transport, this.#o.timers);
     this.#transactions = transactions;
@@ -116,6 +131,7 @@ export class SipService {
       maxExpires: config.sip.maxExpires,
       defaultExpires: config.sip.defaultExpires,
       maxBindingsPerUser: config.sip.maxBindingsPerUser,
+      nodeId: cluster?.nodeId,
       logger: this.#log,
     });
     this.#proxy = new Proxy({
@@ -128,6 +144,7 @@ export class SipService {
       tokens: new RouteTokenSigner(this.#o.routeKey),
       callLog: this.#o.callLog,
       inviteTimeoutSeconds: config.sip.inviteTimeoutSeconds,
+      nodes: cluster && nodeAddress ? { nodeId: cluster.nodeId, self: nodeAddress, address: (id) => cluster.address(id) } : undefined,
       logger: this.#log,
     });
 

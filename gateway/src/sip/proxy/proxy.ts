@@ -18,7 +18,7 @@ import type { NameAddr } from '../core/nameAddr.js';
 import { SipUri, parseUri } from '../core/uri.js';
 import { parseVia } from '../core/via.js';
 import type { LocalDomain } from '../localDomain.js';
-import type { Binding, LocationStore } from '../registrar/locationStore.js';
+import { bindingKey, type Binding, type LocationStore } from '../registrar/locationStore.js';
 import { hasVideo, parseSdp, type SessionDescription } from '../sdp/sessionDescription.js';
 import type { ServerTransaction } from '../transaction/serverTransaction.js';
 import type { TransactionLayer } from '../transaction/transactionLayer.js';
@@ -26,6 +26,29 @@ import type { Flow, TransportProtocol } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/transportLayer.js';
 import { ResponseContext, type Branch } from './responseContext.js';
 import type { DialogRoute, RouteTokenSigner } from './routeToken.js';
+
+/** A gateway node's node-to-node SIP listener (TCP). */
+export interface NodeAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * The other gateway nodes, when several share the users (REDIS_URL): a binding names the node
+ * holding its flow, and a request for it is handed to that node, which delivers it on the flow
+ * (RFC 3327 Path / RFC 5626 style: SIP between nodes stays SIP).
+ */
+export interface NodeRouting {
+  readonly nodeId: string;
+  readonly self: NodeAddress;
+  /** A live node's address, or undefined when it is gone. */
+  address(nodeId: string): NodeAddress | undefined;
+}
+
+/** Flow ids of the form n~<node> stand for "the gateway node <node>" in route tokens. */
+const NODE_FLOW = 'n~';
+/** How long a node-to-node relay Route stays valid (RFC 3261 Timer B). */
+const RELAY_TTL_MS = 32_000;
 
 export interface ProxyOptions {
   domain: LocalDomain;
@@ -37,6 +60,8 @@ export interface ProxyOptions {
   tokens: RouteTokenSigner;
   callLog: CallLog;
   inviteTimeoutSeconds: number;
+  /** Set when several gateway nodes share the users. */
+  nodes?: NodeRouting;
   logger: Logger;
 }
 
@@ -95,7 +120,11 @@ export class Proxy {
     } catch {
       return reply(400, 'Malformed To');
     }
-    if (ourRoute) return this.#forwardInDialog(req, st, ourRoute, hash);
+    if (ourRoute?.relay) {
+      if (inDialog) return reply(403, 'Bad Route');
+      return this.#relayFromNode(req, st, ourRoute.relay, maxForwards, hash);
+    }
+    if (ourRoute?.token) return this.#forwardInDialog(req, st, ourRoute, hash);
     if (inDialog) return reply(481); // a dialog that does not run through us
     if (req.routes.length) return reply(403, 'Relaying Forbidden');
 
@@ -146,7 +175,7 @@ export class Proxy {
   /** An ACK for a 2xx: end to end, forwarded statelessly along the dialog's route. */
   async handleAck(ack: SipRequest, flow: Flow): Promise<void> {
     const ourRoute = this.#popOurRoutes(ack);
-    if (!ourRoute) return; // not ours to route: drop (RFC 3261 §16.4)
+    if (!ourRoute?.token) return; // not ours to route: drop (RFC 3261 §16.4)
     const target = await this.#dialogTarget(ack, ourRoute);
     if (typeof target === 'string') return;
     this.#prepareForward(ack, target.flow, this.#statelessBranch(ack), flow);
@@ -233,13 +262,15 @@ export class Proxy {
     const callerAor = `${caller}@${this.#o.domain.name}`;
     let started = 0;
     for (const binding of bindings) {
-      const flow = await this.#flowForBinding(binding);
-      if (!flow) continue;
+      const reach = await this.#reach(binding, callerAor);
+      if (!reach) continue;
+      const { flow } = reach;
       const copy = req.clone();
       copy.uri = binding.contact;
       for (const p of [...binding.path].reverse()) copy.prepend('route', p);
+      if (reach.relayRoute) copy.prepend('route', reach.relayRoute);
       if (DIALOG_CREATING.has(req.method)) {
-        this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: flow.id, aorB: binding.aor }, st.flow.protocol, flow.protocol);
+        this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: reach.tokenFlowId, aorB: binding.aor }, st.flow.protocol, flow.protocol);
       }
       this.#prepareForward(copy, flow, loopBranch(hash), st.flow);
       const branch: Branch = {
@@ -325,14 +356,45 @@ export class Proxy {
     const mf = Number(req.get('max-forwards') ?? 70);
     req.set('max-forwards', String(mf - 1));
     this.#prepareForward(req, target.flow, loopBranch(hash), st.flow);
+    this.#forwardStateful(req, st, target.flow);
+  }
+
+  /**
+   * A request another gateway node handed over for a binding whose flow this node holds: the
+   * other node authenticated the caller; the signed, short-lived relay Route is the proof.
+   */
+  async #relayFromNode(req: SipRequest, st: ServerTransaction, token: string, maxForwards: number, hash: string): Promise<void> {
+    const relay = this.#o.tokens.decodeRelay(token);
+    if (!relay) {
+      st.respond(createResponse(req, 403, { reason: 'Bad Route' }));
+      return;
+    }
+    const self = this.#o.nodes?.nodeId;
+    const binding = (await this.#o.locations.list(relay.aor)).find((b) => bindingKey(b) === relay.bindingKey && (b.node ?? self) === self);
+    const flow = binding && (await this.#flowForBinding(binding));
+    if (!flow) {
+      st.respond(createResponse(req, 480));
+      return;
+    }
+    if (st.isInvite) st.respond(createResponse(req, 100));
+    if (DIALOG_CREATING.has(req.method)) {
+      this.#recordRoute(req, { flowA: `${NODE_FLOW}${relay.fromNode}`, aorA: relay.callerAor, flowB: flow.id, aorB: relay.aor }, 'tcp', flow.protocol);
+    }
+    req.set('max-forwards', String(maxForwards - 1));
+    this.#prepareForward(req, flow, loopBranch(hash), st.flow);
+    this.#forwardStateful(req, st, flow);
+  }
+
+  /** Sends one request on to one flow, its responses relayed back through a response context. */
+  #forwardStateful(req: SipRequest, st: ServerTransaction, flow: Flow): void {
     const ctx = new ResponseContext(
       st,
       req,
       {
         final: () => {},
         forwardStateless: (res) => {
-          const flow = this.#o.transport.responseFlow(res.topVia!, st.flow);
-          if (flow) this.#o.transport.send(flow, res);
+          const back = this.#o.transport.responseFlow(res.topVia!, st.flow);
+          if (back) this.#o.transport.send(back, res);
         },
         done: () => {
           this.#contexts.delete(st.key);
@@ -343,8 +405,8 @@ export class Proxy {
     );
     this.#contexts.set(st.key, ctx);
     const branch: Branch = {
-      flowId: target.flow.id,
-      tx: this.#o.transactions.sendRequest(req, target.flow, {
+      flowId: flow.id,
+      tx: this.#o.transactions.sendRequest(req, flow, {
         onResponse: (res, _tx, synthetic) => this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
       }),
     };
@@ -353,15 +415,22 @@ export class Proxy {
 
   /** Which flow an in-dialog request goes to, from our signed Record-Route token. */
   async #dialogTarget(req: SipRequest, route: OurRoute): Promise<{ flow: Flow } | 'forged' | 'gone'> {
-    const dialog = this.#o.tokens.decode(route.token);
+    const dialog = route.token ? this.#o.tokens.decode(route.token) : undefined;
     if (!dialog || (route.side !== 'a' && route.side !== 'b')) return 'forged';
     const [flowId, aor] = route.side === 'a' ? [dialog.flowB, dialog.aorB] : [dialog.flowA, dialog.aorA];
+    if (flowId.startsWith(NODE_FLOW)) {
+      // The other party is reached through another gateway node, which holds its flow.
+      const address = this.#o.nodes?.address(flowId.slice(NODE_FLOW.length));
+      const flow = address && (await this.#o.transport.flowTo('tcp', address.host, address.port));
+      return flow ? { flow } : 'gone';
+    }
     const flow = this.#o.transport.getFlow(flowId);
     if (flow && !flow.closed) return { flow };
-    // The connection is gone; if the device re-registered the same contact, use its new flow.
+    // The connection is gone; if the device re-registered the same contact here, use its new flow.
     const contact = req.uri.toLowerCase();
+    const self = this.#o.nodes?.nodeId;
     for (const b of await this.#o.locations.list(aor)) {
-      if (b.contact.toLowerCase() === contact) {
+      if (b.contact.toLowerCase() === contact && (b.node ?? self) === self) {
         const f = await this.#flowForBinding(b);
         if (f) return { flow: f };
       }
@@ -388,20 +457,25 @@ export class Proxy {
       }
       if (!top || !(top.uri instanceof SipUri) || !this.#o.domain.isLocalHost(top.uri.host, top.uri.port)) return found;
       const token = top.uri.params.get('r');
-      if (!token && !top.uri.params.has('lr')) return found;
+      const relay = top.uri.params.get('nf');
+      if (!token && !relay && !top.uri.params.has('lr')) return found;
       req.shift('route');
       if (!found && token) found = { token, side: top.uri.params.get('s') ?? '' };
+      else if (!found && relay) found = { relay, side: '' };
     }
   }
 
   #recordRoute(req: SipRequest, dialog: DialogRoute, callerTransport: TransportProtocol, calleeTransport: TransportProtocol): void {
     const token = this.#o.tokens.encode(dialog);
     // Double Record-Route (RFC 5658): the bottom entry faces the caller, the top one the callee.
-    req.prepend('record-route', `<${this.#routeUri(callerTransport)};r=${token};s=a>`);
-    req.prepend('record-route', `<${this.#routeUri(calleeTransport)};r=${token};s=b>`);
+    req.prepend('record-route', `<${this.#routeUri(callerTransport, dialog.flowA)};r=${token};s=a>`);
+    req.prepend('record-route', `<${this.#routeUri(calleeTransport, dialog.flowB)};r=${token};s=b>`);
   }
 
-  #routeUri(transport: TransportProtocol): string {
+  /** Our URI as the party on `flowId` must address us: another node uses our node-to-node listener. */
+  #routeUri(transport: TransportProtocol, flowId = ''): string {
+    const self = this.#o.nodes?.self;
+    if (self && flowId.startsWith(NODE_FLOW)) return `sip:${self.host}:${self.port};transport=tcp;lr`;
     if (transport === 'ws' || transport === 'wss') return `sip:${this.#host};transport=${transport};lr`;
     return `sip:${this.#host}:${this.#port}${transport === 'tcp' ? ';transport=tcp' : ''};lr`;
   }
@@ -435,6 +509,29 @@ export class Proxy {
     return false;
   }
 
+  /**
+   * How to reach a binding: over its own flow when this node holds it, else through the node
+   * that does (a TCP flow to that node and a relay Route on top), or not at all when it is gone.
+   */
+  async #reach(b: Binding, callerAor: string): Promise<{ flow: Flow; tokenFlowId: string; relayRoute?: string } | undefined> {
+    const nodes = this.#o.nodes;
+    if (nodes && b.node && b.node !== nodes.nodeId) {
+      const address = nodes.address(b.node);
+      const flow = address && (await this.#o.transport.flowTo('tcp', address.host, address.port));
+      if (!flow) return undefined;
+      const relay = this.#o.tokens.encodeRelay({
+        fromNode: nodes.nodeId,
+        callerAor,
+        aor: b.aor,
+        bindingKey: bindingKey(b),
+        expiresAt: Date.now() + RELAY_TTL_MS,
+      });
+      return { flow, tokenFlowId: `${NODE_FLOW}${b.node}`, relayRoute: `<sip:${address!.host}:${address!.port};transport=tcp;lr;nf=${relay}>` };
+    }
+    const flow = await this.#flowForBinding(b);
+    return flow && { flow, tokenFlowId: flow.id };
+  }
+
   async #flowForBinding(b: Binding): Promise<Flow | undefined> {
     if (b.transport !== 'udp') {
       const f = this.#o.transport.getFlow(b.flowId);
@@ -460,8 +557,11 @@ export class Proxy {
 }
 
 interface OurRoute {
-  token: string;
+  /** A dialog's route token (r=), naming both of its flows. */
+  token?: string;
   side: string;
+  /** A node-to-node relay (nf=) for an out-of-dialog request. */
+  relay?: string;
 }
 
 /** RFC 3261 §16.6 step 8: a branch whose first part hashes the request, for loop detection. */

@@ -14,6 +14,21 @@ export interface DialogRoute {
   aorB: string;
 }
 
+/**
+ * A request one gateway node hands to another for a binding whose flow that node holds
+ * (several nodes, REDIS_URL): carried in the Route the receiving node pops. It expires, so a
+ * captured Route cannot be replayed later to reach the device.
+ */
+export interface NodeRelay {
+  fromNode: string;
+  callerAor: string;
+  aor: string;
+  /** bindingKey of the binding to reach. */
+  bindingKey: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
 const MAC_BYTES = 10;
 /** Verified tokens and flow MACs are remembered: every request of a dialog carries the same one. */
 const CACHE_LIMIT = 50_000;
@@ -43,9 +58,28 @@ export class RouteTokenSigner {
     const payload = Buffer.from(token.slice(0, dot), 'base64url');
     const mac = Buffer.from(token.slice(dot + 1), 'base64url');
     if (mac.length !== MAC_BYTES || !crypto.timingSafeEqual(mac, this.#mac(payload))) return undefined;
-    const [flowA, aorA, flowB, aorB] = payload.toString('utf8').split('\n');
-    if (flowB === undefined || aorB === undefined) return undefined;
+    const parts = payload.toString('utf8').split('\n');
+    if (parts.length !== 4) return undefined; // (a node relay token is not a dialog's)
+    const [flowA, aorA, flowB, aorB] = parts as [string, string, string, string];
     return { flowA, aorA, flowB, aorB };
+  }
+
+  encodeRelay(relay: NodeRelay): string {
+    const payload = Buffer.from(['relay', relay.fromNode, relay.callerAor, relay.aor, relay.bindingKey, String(relay.expiresAt)].join('\n'), 'utf8');
+    return `${payload.toString('base64url')}.${this.#mac(payload).toString('base64url')}`;
+  }
+
+  /** The relay, if the token is ours and has not expired. */
+  decodeRelay(token: string, now = Date.now()): NodeRelay | undefined {
+    const dot = token.indexOf('.');
+    if (dot < 0 || token.length > 1024) return undefined;
+    const payload = Buffer.from(token.slice(0, dot), 'base64url');
+    const mac = Buffer.from(token.slice(dot + 1), 'base64url');
+    if (mac.length !== MAC_BYTES || !crypto.timingSafeEqual(mac, this.#mac(payload))) return undefined;
+    const [kind, fromNode, callerAor, aor, bindingKey, expires] = payload.toString('utf8').split('\n');
+    const expiresAt = Number(expires);
+    if (kind !== 'relay' || !fromNode || !aor || bindingKey === undefined || !(expiresAt > now)) return undefined;
+    return { fromNode, callerAor: callerAor ?? '', aor, bindingKey, expiresAt };
   }
 
   /**

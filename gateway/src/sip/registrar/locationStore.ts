@@ -27,16 +27,23 @@ export interface Binding {
   path: string[];
   userAgent?: string;
   registeredAt: number;
+  /** The gateway node holding `flowId` (several nodes, REDIS_URL); other nodes reach the contact through it. */
+  node?: string;
 }
 
 export interface LocationStore {
   /** Live (unexpired) bindings of an AOR, highest q first. */
   list(aor: string): Promise<Binding[]>;
-  /** Replaces every binding of an AOR (an empty list removes the AOR). */
-  replace(aor: string, bindings: Binding[]): Promise<void>;
+  /**
+   * Adds or refreshes `put` and removes the bindings with the keys in `remove` (bindingKey),
+   * each on its own: two devices registering at once on different nodes keep both bindings.
+   */
+  update(aor: string, put: Binding[], remove: string[]): Promise<void>;
+  /** Removes every binding of an AOR (Contact: * with Expires: 0). */
+  removeAll(aor: string): Promise<void>;
   /** Removes bindings that rely on a connection that has closed; returns the AORs touched. */
   removeFlow(flowId: string): Promise<string[]>;
-  /** Number of live bindings. */
+  /** Number of live bindings (held by this node, when several share the store). */
   size(): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /** LocationStore in process memory: the embedded single-node default. */
-import { sortBindings, type Binding, type LocationStore } from './locationStore.js';
+import { bindingKey, sortBindings, type Binding, type LocationStore } from './locationStore.js';
 
 export class MemoryLocationStore implements LocationStore {
   readonly #byAor = new Map<string, Binding[]>();
@@ -21,8 +21,15 @@ export class MemoryLocationStore implements LocationStore {
     return live;
   }
 
-  async replace(aor: string, bindings: Binding[]): Promise<void> {
-    this.#set(aor, sortBindings([...bindings]));
+  async update(aor: string, put: Binding[], remove: string[]): Promise<void> {
+    const byKey = new Map((this.#byAor.get(aor) ?? []).map((b) => [bindingKey(b), b]));
+    for (const key of remove) byKey.delete(key);
+    for (const b of put) byKey.set(bindingKey(b), b);
+    this.#set(aor, sortBindings([...byKey.values()]));
+  }
+
+  async removeAll(aor: string): Promise<void> {
+    this.#set(aor, []);
   }
 
   async removeFlow(flowId: string): Promise<string[]> {

@@ -26,6 +26,8 @@ export interface RegistrarOptions {
   maxExpires: number;
   defaultExpires: number;
   maxBindingsPerUser: number;
+  /** This gateway node's id when several share the location store (bindings name the node holding their flow). */
+  nodeId?: string;
   logger: Logger;
 }
 
@@ -87,7 +89,7 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
       // RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0.
       if (contactValues.length !== 1 || headerExpires?.trim() !== '0') return reply(400, 'Invalid Wildcard Contact');
       if (bindings.some((b) => b.callId === req.callId && b.cseq >= req.cseq.seq)) return reply(500, 'Out of Order');
-      await this.#o.locations.replace(aor, []);
+      await this.#o.locations.removeAll(aor);
       this.emit('bindingsChanged', username, 0);
       return reply(200, undefined, [['Date', httpDate()]]);
     }
@@ -102,6 +104,8 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
     let usedOutbound = false;
     const path = req.list('path');
     const byKey = new Map(bindings.map((b) => [bindingKey(b), b]));
+    const put: Binding[] = [];
+    const remove: string[] = [];
     for (const c of contacts) {
       if (!(c.uri instanceof SipUri)) return reply(400, 'Contact Must Be a SIP URI');
       const expiresParam = c.params.get('expires');
@@ -134,21 +138,28 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
         path,
         userAgent: req.get('user-agent')?.slice(0, 200),
         registeredAt: now,
+        node: this.#o.nodeId,
       };
       const key = bindingKey(candidate);
       const existing = byKey.get(key);
       if (existing && existing.callId === req.callId && existing.cseq >= req.cseq.seq) {
         return reply(500, 'Out of Order'); // RFC 3261 §10.3 step 7
       }
-      if (expires === 0) byKey.delete(key);
-      else byKey.set(key, existing ? { ...candidate, registeredAt: existing.registeredAt } : candidate);
+      if (expires === 0) {
+        byKey.delete(key);
+        remove.push(key);
+      } else {
+        const binding = existing ? { ...candidate, registeredAt: existing.registeredAt } : candidate;
+        byKey.set(key, binding);
+        put.push(binding);
+      }
     }
     bindings = [...byKey.values()];
     if (bindings.length > this.#o.maxBindingsPerUser) {
       return reply(403, 'Too Many Registered Devices');
     }
     if (contacts.length) {
-      await this.#o.locations.replace(aor, bindings);
+      await this.#o.locations.update(aor, put, remove);
       this.emit('bindingsChanged', username, bindings.length);
     }
     const headers: Array<[string, string]> = bindings.map((b) => [

@@ -28,6 +28,8 @@ export interface TransportLayerOptions {
   maxConnectionsPerIp: number;
   /** Requests per second per source IP; 0 disables. */
   ratePerIp: number;
+  /** A TCP listener of its own for the other gateway nodes (when they share the SIP port). */
+  nodeListen?: { host: string; port: number };
   logger: Logger;
 }
 
@@ -98,6 +100,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   readonly #outgoing = new Map<string, Promise<ConnectionFlow>>();
   #udp: dgram.Socket | undefined;
   #tcp: net.Server | undefined;
+  #nodeTcp: net.Server | undefined;
   #wss: WebSocketServer | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #nextConnectionId = 1;
@@ -116,6 +119,12 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   /** The UDP/TCP port actually bound (differs from the option when it was 0). */
   get port(): number {
     return this.#boundPort;
+  }
+
+  /** The port other gateway nodes send to: the node listener's, else the SIP port. */
+  get nodePort(): number {
+    const address = this.#nodeTcp?.address();
+    return address && typeof address === 'object' ? address.port : this.#boundPort;
   }
 
   async start(): Promise<void> {
@@ -159,6 +168,20 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
       });
     });
     this.#tcp = tcp;
+    const nodeListen = this.#opts.nodeListen;
+    if (nodeListen && nodeListen.port !== this.#boundPort) {
+      const nodeTcp = net.createServer((socket) => this.#onTcpConnection(socket));
+      nodeTcp.on('error', (err) => this.#log.error({ err }, 'SIP node-to-node TCP server error'));
+      await new Promise<void>((resolve, reject) => {
+        nodeTcp.once('error', reject);
+        // exclusive: under the cluster module each node listens on its own port.
+        nodeTcp.listen({ port: nodeListen.port, host: nodeListen.host, backlog: 1024, exclusive: true }, () => {
+          nodeTcp.off('error', reject);
+          resolve();
+        });
+      });
+      this.#nodeTcp = nodeTcp;
+    }
 
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -175,6 +198,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     await Promise.all([
       new Promise<void>((r) => (this.#udp ? this.#udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.#tcp ? this.#tcp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.#nodeTcp ? this.#nodeTcp.close(() => r()) : r())),
     ]);
     this.#wss?.close();
   }

@@ -1,0 +1,95 @@
+/**
+ * SIP across two gateway nodes (real processes on one PostgreSQL and one Debian redis-server):
+ * a device registered on node A is reached by a call placed on node B — B hands the INVITE to A,
+ * which delivers it on the device's flow — and ACK and BYE follow the Record-Route of both
+ * nodes. When A is killed, B stops offering A's bindings at once (480), instead of ringing into
+ * a dead node until the registration expires.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPostgresDatabase } from '../../../server-common/test-support/postgresDatabase.js';
+import { freeTcpUdpPort } from '../../../server-common/test-support/ports.js';
+import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
+import { GatewayProcess } from '../../test-support/gatewayProcess.js';
+import { hasSipp, runSipp } from '../../test-support/sipp.js';
+
+const PASSWORD = 'sipp-secret-1';
+let redis: RedisServer;
+let a: GatewayProcess;
+let b: GatewayProcess;
+
+async function metric(gw: GatewayProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const m = new RegExp(`^parley_${name} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+async function register(gw: GatewayProcess, user: string, contactPort: number): Promise<void> {
+  const reg = await runSipp({
+    scenario: 'register.xml',
+    remote: `127.0.0.1:${gw.sipPort}`,
+    localPort: await freeTcpUdpPort(),
+    calls: 1,
+    csv: `SEQUENTIAL\n${user};[authentication username=${user} password=${PASSWORD}];localhost;127.0.0.1:${contactPort}\n`,
+  }).done;
+  expect(reg.successful, reg.output).toBe(1);
+}
+
+describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const databaseUrl = await freshPostgresDatabase('sipnodes');
+    const env = (id: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PARLEY_NODE_ID: id, PARLEY_NODE_TTL_MS: '2000' });
+    a = new GatewayProcess({ env: env('node-a') });
+    b = new GatewayProcess({ env: env('node-b') });
+    await Promise.all([a.start(), b.start()]);
+    a.addUser('alice', PASSWORD);
+    a.addUser('bob', PASSWORD);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await redis?.stop();
+  });
+
+  it('a call placed on node B reaches the device registered on node A, and ends through both', async () => {
+    const uasPort = await freeTcpUdpPort();
+    await register(a, 'bob', uasPort);
+    expect(await metric(a, 'sip_bindings')).toBe(1);
+    expect(await metric(b, 'sip_bindings')).toBe(0); // A holds the flow; B only sees it in Redis
+
+    const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 3 });
+    const uac = await runSipp({
+      scenario: 'uac-call.xml',
+      remote: `127.0.0.1:${b.sipPort}`,
+      localPort: await freeTcpUdpPort(),
+      calls: 3,
+      rate: 3,
+      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
+      extra: ['-d', '200'],
+    }).done;
+    const uasResult = await uas.done;
+    expect(uac.failed, uac.output).toBe(0);
+    expect(uac.successful, uac.output).toBe(3);
+    // The UAS saw INVITE, ACK and BYE for every call: the in-dialog requests crossed both nodes.
+    expect(uasResult.successful, uasResult.output).toBe(3);
+    expect(await metric(b, 'sip_proxy_contexts')).toBe(0);
+    expect(await metric(a, 'sip_proxy_contexts')).toBe(0);
+  });
+
+  it('when the node holding the flow is killed, the other answers 480 at once', async () => {
+    const uasPort = await freeTcpUdpPort();
+    await register(a, 'bob', uasPort);
+    await a.stop('SIGKILL');
+    // The dead node's entry expires after PARLEY_NODE_TTL_MS (2 s here); B notices within a quarter of it.
+    await new Promise((r) => setTimeout(r, 3000));
+    const uac = await runSipp({
+      scenario: 'uac-call.xml',
+      remote: `127.0.0.1:${b.sipPort}`,
+      localPort: await freeTcpUdpPort(),
+      calls: 1,
+      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
+    }).done;
+    expect(uac.successful).toBe(0);
+    expect(uac.output).toMatch(/480/);
+  });
+});
