@@ -19,6 +19,8 @@ import { deriveKey } from '../../server-common/secret.js';
 import { SfuNode } from '../../sfu/src/index.js';
 import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src/registry/index.js';
 import { CallLog } from './calls/callLog.js';
+import { HomeDirectory } from './cluster/homeDirectory.js';
+import { NodeBus } from './cluster/nodeBus.js';
 import { NodeDirectory } from './cluster/nodeDirectory.js';
 import { ConferenceService } from './conferences/conferenceService.js';
 import type { GatewayConfig } from './config.js';
@@ -38,6 +40,7 @@ import type { DigestCredentialSource } from './sip/auth/digestAuthenticator.js';
 import type { LocationStore } from './sip/registrar/locationStore.js';
 import { MemoryLocationStore } from './sip/registrar/memoryLocationStore.js';
 import { RedisLocationStore } from './sip/registrar/redisLocationStore.js';
+import { XmppCluster, type XmppEnvelope } from './xmpp/cluster/xmppCluster.js';
 import { SipService } from './sip/sipService.js';
 import type { TimerValues } from './sip/transaction/timers.js';
 import { Storage } from './storage/storage.js';
@@ -77,6 +80,7 @@ export class Gateway {
   /** The other gateway nodes sharing the users (REDIS_URL), if any. */
   readonly nodes: NodeDirectory | undefined;
   readonly #redis: Redis | undefined;
+  readonly #xmppCluster: XmppCluster | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -151,6 +155,14 @@ export class Gateway {
         nodeId: cluster.nodeId,
         isNodeAlive: (id) => nodes.isAlive(id),
       });
+      const bus = new NodeBus<XmppEnvelope>({
+        redis: this.#redis,
+        keyPrefix: cluster.keyPrefix,
+        nodeId: cluster.nodeId,
+        incarnation: nodes.self.startedAt,
+        logger,
+      });
+      this.#xmppCluster = new XmppCluster({ bus, nodes, rooms: new HomeDirectory(this.#redis, cluster.keyPrefix, 'muc', nodes) });
     } else {
       this.locations = new MemoryLocationStore();
     }
@@ -193,6 +205,7 @@ export class Gateway {
       services: [this.uploads],
       version,
       logger,
+      cluster: this.#xmppCluster,
     });
     this.xmppListeners = new XmppListeners({ server: this.xmpp, dataDir: config.dataDir, logger });
     // Unified presence: a SIP call shows as "in a call" to the user's contacts.
@@ -297,7 +310,6 @@ export class Gateway {
       if (aggregate === '*' || aggregate === 'accounts') this.accounts.invalidateCache(key);
       if (aggregate === '*' || aggregate === 'sessions' || aggregate === 'accounts') this.sessions.invalidateCache(key);
     });
-    await this.xmpp.start();
     await this.sip.start();
     if (this.nodes) {
       this.nodes.self.sipPort = this.sip.transport.nodePort;
@@ -305,6 +317,8 @@ export class Gateway {
       this.#refuseUnsharedStores(this.nodes);
       this.#log.info({ node: this.nodes.id, others: this.nodes.others().map((n) => n.id) }, 'gateway node joined');
     }
+    // With other nodes: waits until they told us their XMPP sessions (before clients come).
+    await this.xmpp.start();
     await this.xmppListeners.start();
     await this.http.listen();
     if (this.sfu) {
@@ -324,6 +338,7 @@ export class Gateway {
     await this.nodes?.stop();
     this.#stopWatching?.();
     await this.xmppListeners.stop();
+    await this.#xmppCluster?.stop(); // after the sessions' last presence went out
     await this.sfu?.stop();
     await this.registry.close();
     await this.http.close();

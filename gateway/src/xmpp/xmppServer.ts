@@ -29,7 +29,8 @@ import { PresenceService } from './presence/presenceService.js';
 import { RosterService } from './roster/rosterService.js';
 import { RosterStore } from './roster/rosterStore.js';
 import { XmppServiceRegistry, type Handled, type XmppService } from './router/serviceRegistry.js';
-import type { XmppContext } from './router/xmppContext.js';
+import type { SessionRef, XmppContext } from './router/xmppContext.js';
+import type { XmppCluster } from './cluster/xmppCluster.js';
 import { BasicIqService } from './services/basicIqService.js';
 import { VCardService } from './services/vcardService.js';
 import { C2SSession, type SessionHost } from './session/c2sSession.js';
@@ -46,6 +47,8 @@ export interface XmppServerOptions {
   /** Parley's version, for XEP-0092. */
   version: string;
   logger: Logger;
+  /** The other gateway nodes' sessions (REDIS_URL set). */
+  cluster?: XmppCluster;
 }
 
 export class XmppServer implements SessionHost, XmppContext {
@@ -60,7 +63,9 @@ export class XmppServer implements SessionHost, XmppContext {
   readonly messages: MessageService;
   readonly muc: MucService;
   readonly vcards: VCardService;
+  readonly carbons: CarbonsService;
   readonly services: XmppServiceRegistry;
+  readonly cluster: XmppCluster | undefined;
   readonly #accounts: AccountStore;
   readonly #rosterStore: RosterStore;
   readonly #byJid = new Map<string, C2SSession>();
@@ -74,6 +79,7 @@ export class XmppServer implements SessionHost, XmppContext {
     this.auth = o.auth;
     this.logger = o.logger;
     this.#accounts = o.accounts;
+    this.cluster = o.cluster;
     this.services = new XmppServiceRegistry(this);
     const rosterStore = new RosterStore(o.storage.rosters, o.storage.db);
     this.#rosterStore = rosterStore;
@@ -82,6 +88,7 @@ export class XmppServer implements SessionHost, XmppContext {
     this.presence = new PresenceService(this, rosterStore, (session) => this.services.initialPresence(session));
     this.roster = new RosterService(this, rosterStore, this.presence);
     const carbons = new CarbonsService(this);
+    this.carbons = carbons;
     this.messages = new MessageService({
       ctx: this,
       archive: this.archive,
@@ -106,11 +113,25 @@ export class XmppServer implements SessionHost, XmppContext {
     // before its roster cache is dropped; then pending requests before offline messages.
     const services: XmppService[] = [this.presence, this.roster, carbons, this.messages, mam, this.vcards, this.muc, new BasicIqService(o.version), ...o.services];
     for (const service of services) service.register(this.services);
+    this.cluster?.attach({
+      logger: this.logger,
+      presence: this.presence,
+      carbons: this.carbons,
+      messages: this.messages,
+      localSession: (jid) => this.localSession(jid),
+      localSessions: () => this.#byJid.values(),
+      sessionByJid: (jid) => this.sessionByJid(jid),
+      applyInCall: (user, inCall) => this.presence.setInCall(user, inCall),
+      handleRoomStanza: (session, stanza) => this.#roomStanza(session, stanza),
+      roomSessionEnded: (session) => this.muc.sessionEnded(session),
+      reloadRoom: (jid) => this.muc.reload(jid),
+    });
   }
 
   /** Loads what the services keep in memory (persistent rooms); before clients connect. */
   async start(): Promise<void> {
     await this.muc.load();
+    await this.cluster?.start();
   }
 
   /** A session for a new connection (the transport feeds it). */
@@ -131,13 +152,24 @@ export class XmppServer implements SessionHost, XmppContext {
 
   // ---- XmppContext ---------------------------------------------------------------------
 
-  sessionsOf(username: string): C2SSession[] {
+  sessionsOf(username: string): SessionRef[] {
     const set = this.#byUser.get(username);
-    return set ? [...set] : [];
+    const local: SessionRef[] = set ? [...set] : [];
+    const remote = this.cluster?.sessionsOf(username);
+    return remote?.length ? [...local, ...remote] : local;
   }
 
-  sessionByJid(fullJid: string): C2SSession | undefined {
+  sessionByJid(fullJid: string): SessionRef | undefined {
+    return this.#byJid.get(fullJid) ?? this.cluster?.sessionByJid(fullJid);
+  }
+
+  /** A session bound on this node. */
+  localSession(fullJid: string): C2SSession | undefined {
     return this.#byJid.get(fullJid);
+  }
+
+  sessionChanged(session: C2SSession): void {
+    this.cluster?.published(session);
   }
 
   async userExists(username: string): Promise<boolean> {
@@ -155,16 +187,24 @@ export class XmppServer implements SessionHost, XmppContext {
     const full = session.fullJid;
     const existing = this.#byJid.get(full);
     if (existing) existing.close(new StreamError('conflict', 'Replaced by a new connection with the same resource'));
+    const elsewhere = this.cluster?.sessionByJid(full);
+    if (elsewhere) this.cluster!.replaceRemote(elsewhere);
     const set = this.#byUser.get(user) ?? new Set<C2SSession>();
-    if (set.size >= this.config.maxSessionsPerUser) return 'too-many';
+    if (set.size + (this.cluster?.sessionsOf(user).length ?? 0) >= this.config.maxSessionsPerUser) return 'too-many';
     set.add(session);
     this.#byUser.set(user, set);
     this.#byJid.set(full, session);
+    this.cluster?.published(session);
     return 'ok';
   }
 
+  stateChanged(session: C2SSession): void {
+    if (this.#byJid.get(session.fullJid) === session) this.cluster?.published(session);
+  }
+
   findResumable(previd: string, username: string): C2SSession | undefined {
-    for (const s of this.sessionsOf(username)) if (s.smId === previd) return s;
+    // Only sessions on this node can resume here; on another node the client signs in afresh.
+    for (const s of this.#byUser.get(username) ?? []) if (s.smId === previd) return s;
     return undefined;
   }
 
@@ -176,12 +216,14 @@ export class XmppServer implements SessionHost, XmppContext {
     const set = this.#byUser.get(user);
     set?.delete(session);
     if (set && !set.size) this.#byUser.delete(user);
-    void this.services.sessionEnded(session, unacked);
+    // The other nodes forget it after its watchers were told (the hooks send that presence).
+    void this.services.sessionEnded(session, unacked).finally(() => this.cluster?.ended(session));
   }
 
   /** Unified presence: called by the SIP side when a user's call starts or ends. */
   setInCall(username: string, inCall: boolean): void {
-    this.presence.setInCall(username, inCall);
+    if (this.cluster) this.cluster.setInCall(username, inCall);
+    else this.presence.setInCall(username, inCall);
   }
 
   /** Ends every session and waits for the archive's queued rows (server shutdown; the storage closes it). */
@@ -210,6 +252,11 @@ export class XmppServer implements SessionHost, XmppContext {
       stanza.attrs.to = to.full;
     }
     try {
+      // A room lives on one node: elsewhere, its stanzas go there.
+      if (this.cluster && to?.local && to.domain === this.mucDomain) {
+        const home = await this.cluster.roomHomeElsewhere(to.bare);
+        if (home !== undefined) return session.holdAck(this.cluster.forwardToRoom(home, session, stanza));
+      }
       if (stanza.name === 'message') await this.#message(session, stanza, to);
       else if (stanza.name === 'presence') await this.#presence(session, stanza, to);
       else await this.#iq(session, stanza, to);
@@ -217,6 +264,16 @@ export class XmppServer implements SessionHost, XmppContext {
       this.logger.error({ err, stanza: stanza.name }, 'XMPP stanza handling failed');
       if (stanza.attrs.type !== 'error' && stanza.attrs.type !== 'result') session.send(stanzaError(stanza, 'cancel', 'internal-server-error'));
     }
+  }
+
+  /** A stanza to a room homed here, from a session of another node (checked and stamped there). */
+  #roomStanza(session: SessionRef, stanza: Element): Handled {
+    const to = parseJid(stanza.attrs.to ?? '');
+    const component = this.services.component(this.mucDomain);
+    if (!to || !component) return;
+    if (stanza.name === 'message') return component.message?.(session, stanza, to);
+    if (stanza.name === 'presence') return component.presence?.(session, stanza, to);
+    if (stanza.name === 'iq') return component.iq?.(session, stanza, to);
   }
 
   #presence(session: C2SSession, p: Element, to: Jid | undefined): Handled {

@@ -7,11 +7,11 @@ import type { Element } from 'ltx';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, clone, el, stanzaError } from '../core/xml.js';
 import { result, type XmppService, type XmppServiceHost } from '../router/serviceRegistry.js';
-import type { XmppContext } from '../router/xmppContext.js';
+import type { SessionRef, XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
 export class CarbonsService implements XmppService {
-  readonly #enabled = new WeakSet<C2SSession>();
+  readonly #enabled = new WeakSet<SessionRef>();
 
   constructor(private readonly ctx: XmppContext) {}
 
@@ -22,13 +22,20 @@ export class CarbonsService implements XmppService {
       }
       if (payload.name === 'enable') this.#enabled.add(session);
       else this.#enabled.delete(session);
+      this.ctx.sessionChanged(session);
       session.send(result(iq));
     });
     host.addFeature('server', NS.carbons);
   }
 
-  isEnabled(session: C2SSession): boolean {
+  isEnabled(session: SessionRef): boolean {
     return this.#enabled.has(session);
+  }
+
+  /** Whether a session on another node enabled carbons (that node told us). */
+  mirror(remote: SessionRef, enabled: boolean): void {
+    if (enabled) this.#enabled.add(remote);
+    else this.#enabled.delete(remote);
   }
 
   /** `sender` sent `message`: copies go to the sender's other sessions that enabled carbons. */
@@ -41,7 +48,7 @@ export class CarbonsService implements XmppService {
   }
 
   /** `message` was delivered to `target` (a full JID): copies go to the user's other sessions. */
-  copyReceived(user: string, target: C2SSession, message: Element): void {
+  copyReceived(user: string, target: SessionRef, message: Element): void {
     if (!carbonable(message)) return;
     for (const s of this.ctx.sessionsOf(user)) {
       if (s === target || !this.#enabled.has(s) || !s.isActive) continue;

@@ -8,8 +8,7 @@ import { bareOf } from '../core/jid.js';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, childElements, el, isoStamp, stanzaError, textOf } from '../core/xml.js';
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
-import type { XmppContext } from '../router/xmppContext.js';
-import type { C2SSession } from '../session/c2sSession.js';
+import type { SessionRef, XmppContext } from '../router/xmppContext.js';
 import type { ArchiveStore } from '../../storage/archive/archiveStore.js';
 
 const DEFAULT_PAGE = 50;
@@ -34,7 +33,7 @@ export class MamService implements XmppService {
   }
 
   /** Answers a MAM query on `owner`'s archive (a username, or a room's bare JID). */
-  async query(session: C2SSession, iq: Element, query: Element, owner: string, archiveJid: string): Promise<void> {
+  async query(session: SessionRef, iq: Element, query: Element, owner: string, archiveJid: string): Promise<void> {
     if (iq.attrs.type === 'get') {
       // The search form: what may be filtered on.
       session.send(

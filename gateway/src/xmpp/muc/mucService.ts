@@ -16,8 +16,7 @@ import type { MamService } from '../im/mamService.js';
 import type { MessageService } from '../im/messageService.js';
 import { hasBody } from '../im/messageService.js';
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
-import { localUser, type XmppContext } from '../router/xmppContext.js';
-import type { C2SSession } from '../session/c2sSession.js';
+import { localUser, type SessionRef, type XmppContext } from '../router/xmppContext.js';
 import { DEFAULT_CONFIG, Room, type Affiliation, type Occupant, type RoomConfig } from './room.js';
 
 const MAX_NICK = 64;
@@ -45,6 +44,19 @@ export class MucService implements XmppService {
     }
   }
 
+  /**
+   * Reads a persistent room again from its record (this node took the room over from a dead
+   * one, whose changes this node's copy does not have); a temporary room starts afresh.
+   */
+  async reload(jid: string): Promise<void> {
+    const row = (await this.records.all()).find((r) => r.jid === jid);
+    this.#rooms.delete(jid);
+    if (!row) return;
+    const room = new Room(row.jid, JSON.parse(row.config) as RoomConfig, new Map(Object.entries(JSON.parse(row.affiliations) as Record<string, Affiliation>)));
+    room.subject = row.subject ? (JSON.parse(row.subject) as Room['subject']) : undefined;
+    this.#rooms.set(row.jid, room);
+  }
+
   register(host: XmppServiceHost): void {
     host.addComponent({
       domain: this.ctx.mucDomain,
@@ -66,7 +78,7 @@ export class MucService implements XmppService {
 
   // ---- presence: join, leave, nick change ---------------------------------------------
 
-  handlePresence(session: C2SSession, presence: Element, to: Jid): void {
+  handlePresence(session: SessionRef, presence: Element, to: Jid): void {
     const roomJid = to.bare;
     const room = this.#rooms.get(roomJid);
     const type = presence.attrs.type;
@@ -95,7 +107,7 @@ export class MucService implements XmppService {
     this.#join(session, presence, roomJid, nick, room);
   }
 
-  #join(session: C2SSession, presence: Element, roomJid: string, nick: string, existing: Room | undefined): void {
+  #join(session: SessionRef, presence: Element, roomJid: string, nick: string, existing: Room | undefined): void {
     let room = existing;
     let created = false;
     if (!room) {
@@ -137,7 +149,7 @@ export class MucService implements XmppService {
       .then(() => session.send(el('message', { type: 'groupchat', from: room!.subject?.from ?? roomJid, to: session.fullJid }, el('subject', {}, room!.subject?.text ?? ''))));
   }
 
-  async #sendHistory(room: Room, session: C2SSession, mucX: Element | undefined): Promise<void> {
+  async #sendHistory(room: Room, session: SessionRef, mucX: Element | undefined): Promise<void> {
     const historyEl = mucX ? child(mucX, 'history') : undefined;
     const maxStanzas = historyEl?.attrs.maxstanzas !== undefined ? Number(historyEl.attrs.maxstanzas) : this.historySize;
     let history = room.history;
@@ -164,7 +176,7 @@ export class MucService implements XmppService {
     }
   }
 
-  #leave(room: Room, session: C2SSession, presence?: Element): void {
+  #leave(room: Room, session: SessionRef, presence?: Element): void {
     const occupant = room.occupantBySession(session.fullJid);
     if (!occupant) return;
     const status = presence ? child(presence, 'status') : undefined;
@@ -231,7 +243,7 @@ export class MucService implements XmppService {
   }
 
   /** A session ended: it leaves every room it was in. */
-  sessionEnded(session: C2SSession): void {
+  sessionEnded(session: SessionRef): void {
     for (const room of [...this.#rooms.values()]) {
       if (room.occupantBySession(session.fullJid)) {
         const occupant = room.occupantBySession(session.fullJid)!;
@@ -256,7 +268,7 @@ export class MucService implements XmppService {
 
   // ---- messages ------------------------------------------------------------------------
 
-  handleMessage(session: C2SSession, message: Element, to: Jid): void {
+  handleMessage(session: SessionRef, message: Element, to: Jid): void {
     const room = this.#rooms.get(to.bare);
     const type = message.attrs.type ?? 'normal';
     if (!room) {
@@ -321,7 +333,7 @@ export class MucService implements XmppService {
     }
   }
 
-  #invite(room: Room, session: C2SSession, occupant: Occupant | undefined, message: Element, invites: Element[]): void {
+  #invite(room: Room, session: SessionRef, occupant: Occupant | undefined, message: Element, invites: Element[]): void {
     const affiliation = room.affiliationOf(session.bareJid);
     if (!occupant && affiliation !== 'owner' && affiliation !== 'admin') {
       session.send(stanzaError(message, 'auth', 'forbidden', 'Join the room before inviting people to it'));
@@ -354,7 +366,7 @@ export class MucService implements XmppService {
 
   // ---- IQs: disco, admin, owner, archive ----------------------------------------------
 
-  handleIq(session: C2SSession, iq: Element, to: Jid): void {
+  handleIq(session: SessionRef, iq: Element, to: Jid): void {
     const type = iq.attrs.type;
     if (type === 'result' || type === 'error') return;
     const payload = childElements(iq)[0];
@@ -415,7 +427,7 @@ export class MucService implements XmppService {
     session.send(stanzaError(iq, 'cancel', 'service-unavailable'));
   }
 
-  #owner(room: Room, session: C2SSession, iq: Element, query: Element, affiliation: Affiliation): void {
+  #owner(room: Room, session: SessionRef, iq: Element, query: Element, affiliation: Affiliation): void {
     if (affiliation !== 'owner') return session.send(stanzaError(iq, 'auth', 'forbidden', 'Only the room’s owners can configure it'));
     if (iq.attrs.type === 'get') return session.send(this.#result(iq, el('query', { xmlns: NS.mucOwner }, configForm(room.config))));
     const destroy = child(query, 'destroy');
@@ -447,7 +459,7 @@ export class MucService implements XmppService {
     session.send(this.#result(iq));
   }
 
-  #admin(room: Room, session: C2SSession, iq: Element, query: Element, affiliation: Affiliation): void {
+  #admin(room: Room, session: SessionRef, iq: Element, query: Element, affiliation: Affiliation): void {
     const moderator = room.occupantBySession(session.fullJid)?.role === 'moderator' || affiliation === 'owner' || affiliation === 'admin';
     const items = childElements(query).filter((c) => c.name === 'item');
     if (iq.attrs.type === 'get') {

@@ -1,6 +1,6 @@
 /** A group chat room (XEP-0045): configuration, affiliations, occupants, recent history. */
 import type { Element } from 'ltx';
-import type { C2SSession } from '../session/c2sSession.js';
+import type { SessionRef } from '../router/xmppContext.js';
 
 export type Affiliation = 'owner' | 'admin' | 'member' | 'outcast' | 'none';
 export type Role = 'moderator' | 'participant' | 'visitor' | 'none';
@@ -17,7 +17,7 @@ export interface RoomConfig {
 
 export interface Occupant {
   nick: string;
-  session: C2SSession;
+  session: SessionRef;
   role: Role;
   affiliation: Affiliation;
   /** The occupant's last presence to the room, without addressing. */

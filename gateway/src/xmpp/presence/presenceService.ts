@@ -3,14 +3,16 @@
  * presence, directed presence, unavailable when a session ends — and unified presence: while a
  * user is in a SIP call their broadcast presence shows "do not disturb · In a call".
  * Each session's presence (available, priority, last broadcast, directed targets) is this
- * service's state, kept here rather than on the session.
+ * service's state, kept here rather than on the session. With several gateway nodes, the
+ * presence of sessions on other nodes is mirrored here (`mirror`); each node broadcasts for its
+ * own sessions only, to every watcher on any node.
  */
 import type { Element } from 'ltx';
 import { IN_CALL_ELEMENT, NS, PARLEY_NS } from '../../../../contracts/xmpp/namespaces.js';
 import { clone, child, el } from '../core/xml.js';
 import type { RosterStore } from '../roster/rosterStore.js';
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
-import { localUser, type XmppContext } from '../router/xmppContext.js';
+import { localUser, type SessionRef, type XmppContext } from '../router/xmppContext.js';
 import type { C2SSession } from '../session/c2sSession.js';
 
 export const IN_A_CALL = 'In a call';
@@ -24,9 +26,16 @@ interface SessionPresence {
   directed: Set<string>;
 }
 
+/** What other gateway nodes mirror of a session's presence. */
+export interface PresenceSnapshot {
+  available: boolean;
+  priority: number;
+  presence: Element | undefined;
+}
+
 export class PresenceService implements XmppService {
   readonly #inCall = new Set<string>();
-  readonly #sessions = new WeakMap<C2SSession, SessionPresence>();
+  readonly #sessions = new WeakMap<SessionRef, SessionPresence>();
 
   /** `initialPresence` runs the services' initial-presence hooks (XmppServiceHost.onInitialPresence). */
   constructor(
@@ -40,16 +49,16 @@ export class PresenceService implements XmppService {
   }
 
   /** Whether the session has sent available presence (and not unavailable since). */
-  isAvailable(session: C2SSession): boolean {
+  isAvailable(session: SessionRef): boolean {
     return this.#sessions.get(session)?.available ?? false;
   }
 
   /** The session's presence priority (RFC 6121 §4.7.2.3); 0 before any presence. */
-  priorityOf(session: C2SSession): number {
+  priorityOf(session: SessionRef): number {
     return this.#sessions.get(session)?.priority ?? 0;
   }
 
-  #of(session: C2SSession): SessionPresence {
+  #of(session: SessionRef): SessionPresence {
     let state = this.#sessions.get(session);
     if (!state) {
       state = { available: false, priority: 0, presence: undefined, directed: new Set() };
@@ -59,7 +68,7 @@ export class PresenceService implements XmppService {
   }
 
   /** The session's last broadcast presence, when it is available. */
-  #current(session: C2SSession): Element | undefined {
+  #current(session: SessionRef): Element | undefined {
     const state = this.#sessions.get(session);
     return state?.available ? state.presence : undefined;
   }
@@ -74,6 +83,7 @@ export class PresenceService implements XmppService {
       const wasAvailable = state.available;
       state.available = false;
       state.presence = undefined;
+      this.ctx.sessionChanged(session);
       if (wasAvailable) await this.#sendUnavailable(session, presence);
       return;
     }
@@ -85,6 +95,7 @@ export class PresenceService implements XmppService {
     state.presence = clean;
     state.priority = clampPriority(Number(child(clean, 'priority')?.getText() ?? 0));
     state.available = true;
+    this.ctx.sessionChanged(session);
     const outgoing = this.#decorate(user, clean, session.fullJid);
     for (const target of await this.#audience(user)) target.send(withTo(outgoing, target.fullJid));
     if (first) {
@@ -152,6 +163,41 @@ export class PresenceService implements XmppService {
     await this.#sendUnavailable(session, el('presence', { type: 'unavailable' }), state.directed);
   }
 
+  // ---- sessions on other gateway nodes -------------------------------------------------
+
+  snapshot(session: C2SSession): PresenceSnapshot {
+    const state = this.#sessions.get(session);
+    return { available: state?.available ?? false, priority: state?.priority ?? 0, presence: state?.available ? state.presence : undefined };
+  }
+
+  /** What the session's node told us of its presence (that node has sent the broadcasts). */
+  mirror(remote: SessionRef, snapshot: PresenceSnapshot): void {
+    const state = this.#of(remote);
+    state.available = snapshot.available;
+    state.priority = snapshot.priority;
+    state.presence = snapshot.available ? snapshot.presence : undefined;
+  }
+
+  /**
+   * A session on another node is known here only now while it was available before (the nodes
+   * lost sight of each other, or met late): this node's watchers get its presence.
+   */
+  async presentRemote(remote: SessionRef): Promise<void> {
+    const current = this.#current(remote);
+    if (!current) return;
+    const outgoing = this.#decorate(remote.username!, current, remote.fullJid);
+    for (const target of await this.#audience(remote.username!)) if (target.node === undefined) target.send(withTo(outgoing, target.fullJid));
+  }
+
+  /** A session on another node vanished with its node: this node's watchers see it leave. */
+  async remoteGone(remote: SessionRef): Promise<void> {
+    const state = this.#sessions.get(remote);
+    this.#sessions.delete(remote);
+    if (!state?.available) return;
+    const out = el('presence', { type: 'unavailable', from: remote.fullJid });
+    for (const target of await this.#audience(remote.username!)) if (target.node === undefined) target.send(withTo(out, target.fullJid));
+  }
+
   isInCall(user: string): boolean {
     return this.#inCall.has(user);
   }
@@ -166,8 +212,9 @@ export class PresenceService implements XmppService {
 
   async #rebroadcast(user: string): Promise<void> {
     const audience = await this.#audience(user);
+    // Each node speaks for its own sessions (every node hears of the call).
     for (const s of this.ctx.sessionsOf(user)) {
-      const current = this.#current(s);
+      const current = s.node === undefined ? this.#current(s) : undefined;
       if (!current) continue;
       const outgoing = this.#decorate(user, current, s.fullJid);
       for (const target of audience) target.send(withTo(outgoing, target.fullJid));
@@ -175,9 +222,9 @@ export class PresenceService implements XmppService {
   }
 
   /** Sessions that see `user`'s broadcast presence: subscribers' and the user's own. */
-  async #audience(user: string): Promise<C2SSession[]> {
+  async #audience(user: string): Promise<SessionRef[]> {
     const subscribers = await this.roster.subscribers(user);
-    const out: C2SSession[] = [];
+    const out: SessionRef[] = [];
     for (const s of this.ctx.sessionsOf(user)) if (this.isAvailable(s)) out.push(s);
     for (const contact of subscribers) {
       const contactUser = localUser(this.ctx, contact);

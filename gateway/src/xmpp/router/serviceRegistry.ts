@@ -10,7 +10,7 @@ import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import type { Jid } from '../core/jid.js';
 import { el, stanzaError } from '../core/xml.js';
 import type { C2SSession } from '../session/c2sSession.js';
-import type { XmppContext } from './xmppContext.js';
+import type { SessionRef, XmppContext } from './xmppContext.js';
 
 /**
  * What a handler returns: nothing, or a promise that settles when the stanza has been handled
@@ -33,14 +33,17 @@ type EndedHook = (session: C2SSession, unacked: Element[]) => Handled;
  */
 export type IqScope = 'self' | 'account';
 
-/** A sub-domain served by a service (XEP-0114-style component, but in process). */
+/**
+ * A sub-domain served by a service (XEP-0114-style component, but in process). Its handlers
+ * may get a session of another gateway node (a room's home node handles every stanza to it).
+ */
 export interface ComponentHandlers {
   /** Every IQ to the domain or its JIDs; without a handler, get/set get service-unavailable. */
-  iq?(session: C2SSession, iq: Element, to: Jid): Handled;
+  iq?(session: SessionRef, iq: Element, to: Jid): Handled;
   /** Without a handler, messages get service-unavailable. */
-  message?(session: C2SSession, message: Element, to: Jid): Handled;
+  message?(session: SessionRef, message: Element, to: Jid): Handled;
   /** Without a handler, presence is dropped. */
-  presence?(session: C2SSession, presence: Element, to: Jid): Handled;
+  presence?(session: SessionRef, presence: Element, to: Jid): Handled;
 }
 
 export interface Component extends ComponentHandlers {

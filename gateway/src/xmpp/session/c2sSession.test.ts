@@ -22,7 +22,7 @@ describe('XMPP sign-in', () => {
   it('xmpp.js signs in with SCRAM-SHA-1 over TCP (after STARTTLS) and over WebSocket', async () => {
     const tcp = await connect(gw, 'alice', TEST_PASSWORD, { transport: 'tcp', resource: 'laptop' });
     expect(tcp.jid).toBe('alice@localhost/laptop');
-    expect(gw.gateway.xmpp.sessionByJid('alice@localhost/laptop')?.transport.secure).toBe(true); // STARTTLS happened
+    expect(gw.gateway.xmpp.localSession('alice@localhost/laptop')?.transport.secure).toBe(true); // STARTTLS happened
     const ws = await connect(gw, 'alice', TEST_PASSWORD, { transport: 'ws', resource: 'browser' });
     expect(ws.jid).toBe('alice@localhost/browser');
     // Both are live: a ping to each other's full JID is routed.

@@ -33,6 +33,8 @@ export interface SessionHost {
   findResumable(previd: string, username: string): C2SSession | undefined;
   /** The session is over (bound or not); `unacked` stanzas never reached the client. */
   ended(session: C2SSession, unacked: Element[]): void;
+  /** A bound session went into hibernation (XEP-0198) or was resumed. */
+  stateChanged(session: C2SSession): void;
 }
 
 type State = 'connected' | 'authenticated' | 'bound' | 'hibernating' | 'closed';
@@ -203,6 +205,7 @@ export class C2SSession implements StreamReceiver {
       this.state = 'hibernating';
       this.#resumeTimer = setTimeout(() => this.#end(), this.#host.config.resumeSeconds * 1000);
       this.#resumeTimer.unref();
+      this.#host.stateChanged(this);
       return;
     }
     this.#end();
@@ -226,7 +229,9 @@ export class C2SSession implements StreamReceiver {
     if (this.state === 'bound') old.closeStream(streamErrorElement('conflict', 'The session was resumed on another connection'));
     this.transport = transport;
     transport.setReceiver(this);
+    const wasHibernating = this.state === 'hibernating';
     this.state = 'bound';
+    if (wasHibernating) this.#host.stateChanged(this);
     // h covers what is stored so far; a stanza of the old connection still being written is
     // sent again by the client and may arrive twice (never lost).
     transport.send(el('resumed', { xmlns: NS.sm, previd: this.#sm.id, h: this.#sm.inbound }));

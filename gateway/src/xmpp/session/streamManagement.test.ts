@@ -30,7 +30,7 @@ describe('stream management', () => {
     const bob = await connect(gw, 'bob', TEST_PASSWORD, { resource: 'desk' });
     open.push(alice, bob);
     await befriend(alice, 'alice@localhost', bob, 'bob@localhost');
-    const session = gw.gateway.xmpp.sessionByJid('alice@localhost/mobile')!;
+    const session = gw.gateway.xmpp.localSession('alice@localhost/mobile')!;
     await expect.poll(() => session.smId).toBeTruthy();
 
     for (let i = 1; i <= 5; i++) await bob.xmpp.send(xml('message', { to: 'alice@localhost/mobile', type: 'chat' }, xml('body', {}, `to-alice ${i}`)));
@@ -46,7 +46,7 @@ describe('stream management', () => {
     for (let i = 6; i <= 10; i++) await bob.xmpp.send(xml('message', { to: 'alice@localhost/mobile', type: 'chat' }, xml('body', {}, `to-alice ${i}`)));
 
     await resumed;
-    expect(gw.gateway.xmpp.sessionByJid('alice@localhost/mobile')).toBe(session); // the same session, resumed
+    expect(gw.gateway.xmpp.localSession('alice@localhost/mobile')).toBe(session); // the same session, resumed
     await expect.poll(() => bodies(alice, 'to-alice').length, { timeout: 10_000 }).toBe(10);
     await expect.poll(() => bodies(bob, 'to-bob').length, { timeout: 10_000 }).toBe(3);
     // The resumed stream carries new messages too.
@@ -65,7 +65,7 @@ describe('stream management', () => {
       const alice = await connect(gw2, 'alice', TEST_PASSWORD, { resource: 'm' });
       const bob = await connect(gw2, 'bob', TEST_PASSWORD, { resource: 'd' });
       await befriend(alice, 'alice@localhost', bob, 'bob@localhost');
-      const session = gw2.gateway.xmpp.sessionByJid('alice@localhost/m')!;
+      const session = gw2.gateway.xmpp.localSession('alice@localhost/m')!;
       await expect.poll(() => session.smId).toBeTruthy();
       // Stop xmpp.js from reconnecting, then cut the socket.
       (alice.xmpp as unknown as { reconnect: { stop(): void } }).reconnect.stop();

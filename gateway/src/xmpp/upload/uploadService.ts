@@ -16,7 +16,7 @@ import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { uploadDomain } from '../../../../contracts/xmpp/serviceAddresses.js';
 import { childElements, el, stanzaError } from '../core/xml.js';
 import type { XmppService, XmppServiceHost } from '../router/serviceRegistry.js';
-import type { C2SSession } from '../session/c2sSession.js';
+import type { SessionRef } from '../router/xmppContext.js';
 
 export interface UploadServiceOptions {
   /** The users' domain; the service lives on upload.<domain>. */
@@ -65,7 +65,7 @@ export class UploadService implements XmppService {
   }
 
   /** An IQ to the upload service. */
-  async handleIq(session: C2SSession, iq: Element, payload: Element | undefined): Promise<void> {
+  async handleIq(session: SessionRef, iq: Element, payload: Element | undefined): Promise<void> {
     if (payload?.attrs.xmlns === NS.discoInfo && iq.attrs.type === 'get') {
       session.send(el('iq', { type: 'result', id: iq.attrs.id, from: iq.attrs.to, to: session.fullJid }, this.discoInfo()));
       return;
