@@ -81,6 +81,7 @@ export class Gateway {
   readonly nodes: NodeDirectory | undefined;
   readonly #redis: Redis | undefined;
   readonly #xmppCluster: XmppCluster | undefined;
+  readonly #xmppBus: NodeBus<XmppEnvelope> | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -162,6 +163,7 @@ export class Gateway {
         incarnation: nodes.self.startedAt,
         logger,
       });
+      this.#xmppBus = bus;
       this.#xmppCluster = new XmppCluster({ bus, nodes, rooms: new HomeDirectory(this.#redis, cluster.keyPrefix, 'muc', nodes) });
     } else {
       this.locations = new MemoryLocationStore();
@@ -284,6 +286,12 @@ export class Gateway {
       xmpp_sessions: this.xmpp.connectedSessions,
       xmpp_bosh_sessions: this.xmppListeners.bosh.size,
       xmpp_rooms: this.xmpp.muc.roomCount,
+      ...(this.nodes && {
+        gateway_nodes: this.nodes.others().length + 1,
+        xmpp_remote_sessions: this.#xmppCluster?.remoteSessionCount ?? 0,
+        node_bus_sent_total: this.#xmppBus?.counts.sent ?? 0,
+        node_bus_received_total: this.#xmppBus?.counts.received ?? 0,
+      }),
       sfu_conferences: this.sfu?.rooms.size ?? 0,
       sfu_connections: this.sfu?.connectionCount ?? 0,
       sfu_consumers: this.sfu?.pool.totals().consumers ?? 0,

@@ -116,6 +116,13 @@ export class GatewayProcess {
     await exited;
   }
 
+  /** One figure from /metrics (`parley_<name>`), NaN when absent. */
+  async metric(name: string): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const m = new RegExp(`^parley_${name} (\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  }
+
   /** `npx parley user add …`, as an operator would. */
   addUser(name: string, password: string, displayName?: string): void {
     const args = [path.join(ROOT, 'bin/parley.js'), 'user', 'add', name, '--password', password];

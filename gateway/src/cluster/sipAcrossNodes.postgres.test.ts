@@ -17,12 +17,6 @@ let redis: RedisServer;
 let a: GatewayProcess;
 let b: GatewayProcess;
 
-async function metric(gw: GatewayProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${gw.url}/metrics`)).text();
-  const m = new RegExp(`^parley_${name} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
 async function register(gw: GatewayProcess, user: string, contactPort: number): Promise<void> {
   const reg = await runSipp({
     scenario: 'register.xml',
@@ -54,8 +48,8 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
   it('a call placed on node B reaches the device registered on node A, and ends through both', async () => {
     const uasPort = await freeTcpUdpPort();
     await register(a, 'bob', uasPort);
-    expect(await metric(a, 'sip_bindings')).toBe(1);
-    expect(await metric(b, 'sip_bindings')).toBe(0); // A holds the flow; B only sees it in Redis
+    expect(await a.metric('sip_bindings')).toBe(1);
+    expect(await b.metric('sip_bindings')).toBe(0); // A holds the flow; B only sees it in Redis
 
     const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 3 });
     const uac = await runSipp({
@@ -72,8 +66,11 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     expect(uac.successful, uac.output).toBe(3);
     // The UAS saw INVITE, ACK and BYE for every call: the in-dialog requests crossed both nodes.
     expect(uasResult.successful, uasResult.output).toBe(3);
-    expect(await metric(b, 'sip_proxy_contexts')).toBe(0);
-    expect(await metric(a, 'sip_proxy_contexts')).toBe(0);
+    expect(await b.metric('sip_node_relays_sent_total')).toBe(3); // one INVITE per call went B → A
+    expect(await a.metric('sip_node_relays_received_total')).toBe(3);
+    expect(await b.metric('gateway_nodes')).toBe(2);
+    expect(await b.metric('sip_proxy_contexts')).toBe(0);
+    expect(await a.metric('sip_proxy_contexts')).toBe(0);
   });
 
   it('when the node holding the flow is killed, the other answers 480 at once', async () => {

@@ -95,6 +95,9 @@ describe('XMPP across gateway nodes', () => {
     const bob = await user(b, 'bob', 'phone');
     await befriend(alice, 'alice@localhost', bob, 'bob@localhost');
     await bob.waitFor(isPresenceFrom('alice@localhost/desk'), 5000, 'alice’s presence');
+    // Each node holds its own session and mirrors the other's.
+    expect([await a.metric('xmpp_sessions'), await a.metric('xmpp_remote_sessions')]).toEqual([1, 1]);
+    expect([await b.metric('xmpp_sessions'), await b.metric('xmpp_remote_sessions')]).toEqual([1, 1]);
     await alice.xmpp.send(xml('presence', {}, xml('show', {}, 'away'), xml('status', {}, 'at lunch')));
     const away = await bob.waitFor((s) => isPresenceFrom('alice@localhost/desk')(s) && s.getChildText('show') === 'away', 5000, 'away');
     expect(away.getChildText('status')).toBe('at lunch');

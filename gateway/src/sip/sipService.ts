@@ -102,6 +102,8 @@ export class SipService {
       sip_server_transactions: this.#transactions?.counts.server ?? 0,
       sip_client_transactions: this.#transactions?.counts.client ?? 0,
       sip_proxy_contexts: this.#proxy?.pendingContexts ?? 0,
+      sip_node_relays_sent_total: this.#proxy?.nodeRelays.sent ?? 0,
+      sip_node_relays_received_total: this.#proxy?.nodeRelays.received ?? 0,
     };
   }
 

@@ -91,6 +91,9 @@ export class Proxy {
     return this.#contexts.size;
   }
 
+  /** Requests handed to another gateway node for a flow it holds, and taken from other nodes. */
+  readonly nodeRelays = { sent: 0, received: 0 };
+
   async handleRequest(req: SipRequest, st: ServerTransaction): Promise<void> {
     const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
       st.respond(createResponse(req, status, { reason, headers }));
@@ -369,6 +372,7 @@ export class Proxy {
       st.respond(createResponse(req, 403, { reason: 'Bad Route' }));
       return;
     }
+    this.nodeRelays.received++;
     const self = this.#o.nodes?.nodeId;
     const binding = (await this.#o.locations.list(relay.aor)).find((b) => bindingKey(b) === relay.bindingKey && (b.node ?? self) === self);
     const flow = binding && (await this.#flowForBinding(binding));
@@ -519,6 +523,7 @@ export class Proxy {
       const address = nodes.address(b.node);
       const flow = address && (await this.#o.transport.flowTo('tcp', address.host, address.port));
       if (!flow) return undefined;
+      this.nodeRelays.sent++;
       const relay = this.#o.tokens.encodeRelay({
         fromNode: nodes.nodeId,
         callerAor,
