@@ -22,6 +22,7 @@ import { CallLog } from './calls/callLog.js';
 import { HomeDirectory } from './cluster/homeDirectory.js';
 import { NodeBus } from './cluster/nodeBus.js';
 import { NodeDirectory } from './cluster/nodeDirectory.js';
+import { SharedThrottles, type ThrottleEnvelope } from './cluster/sharedThrottles.js';
 import { ConferenceService } from './conferences/conferenceService.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
@@ -82,6 +83,7 @@ export class Gateway {
   readonly #redis: Redis | undefined;
   readonly #xmppCluster: XmppCluster | undefined;
   readonly #xmppBus: NodeBus<XmppEnvelope> | undefined;
+  readonly #throttles: SharedThrottles | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -156,13 +158,7 @@ export class Gateway {
         nodeId: cluster.nodeId,
         isNodeAlive: (id) => nodes.isAlive(id),
       });
-      const bus = new NodeBus<XmppEnvelope>({
-        redis: this.#redis,
-        keyPrefix: cluster.keyPrefix,
-        nodeId: cluster.nodeId,
-        incarnation: nodes.self.startedAt,
-        logger,
-      });
+      const bus = new NodeBus<XmppEnvelope>({ ...this.#busOptions(this.#redis, nodes), channel: 'xmpp' });
       this.#xmppBus = bus;
       this.#xmppCluster = new XmppCluster({ bus, nodes, rooms: new HomeDirectory(this.#redis, cluster.keyPrefix, 'muc', nodes) });
     } else {
@@ -198,12 +194,13 @@ export class Gateway {
       maxBytes: config.xmpp.uploadMaxBytes,
       slotSeconds: config.xmpp.uploadSlotSeconds,
     });
+    const xmppThrottle = new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0);
     this.xmpp = new XmppServer({
       config,
       storage,
       accounts: this.accounts,
       // Wrong passwords over XMPP count per account and address (not per address alone: NAT).
-      auth: new XmppAuthenticator(this.accounts, this.sessions, new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0)),
+      auth: new XmppAuthenticator(this.accounts, this.sessions, xmppThrottle),
       services: [this.uploads],
       version,
       logger,
@@ -221,10 +218,15 @@ export class Gateway {
       embedOrigins: config.embed.origins,
       logger,
     });
+    const webThrottle = new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000);
+    if (this.nodes && this.#redis) {
+      const bus = new NodeBus<ThrottleEnvelope>({ ...this.#busOptions(this.#redis, this.nodes), channel: 'auth' });
+      this.#throttles = new SharedThrottles(bus, this.nodes, { sip: this.sip.loginThrottle, xmpp: xmppThrottle, web: webThrottle });
+    }
     const auth = new AuthApi({
       accounts: this.accounts,
       sessions: this.sessions,
-      throttle: new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000),
+      throttle: webThrottle,
       domain: config.domain,
       secureCookies: config.http.publicUrl.startsWith('https:'),
       sessionTtlSeconds: config.auth.sessionTtlSeconds,
@@ -327,6 +329,7 @@ export class Gateway {
     }
     // With other nodes: waits until they told us their XMPP sessions (before clients come).
     await this.xmpp.start();
+    await this.#throttles?.start();
     await this.xmppListeners.start();
     await this.http.listen();
     if (this.sfu) {
@@ -347,6 +350,7 @@ export class Gateway {
     this.#stopWatching?.();
     await this.xmppListeners.stop();
     await this.#xmppCluster?.stop(); // after the sessions' last presence went out
+    await this.#throttles?.stop();
     await this.sfu?.stop();
     await this.registry.close();
     await this.http.close();
@@ -355,6 +359,10 @@ export class Gateway {
     await this.callLog.flush();
     await this.storage.close();
     this.#redis?.disconnect();
+  }
+
+  #busOptions(redis: Redis, nodes: NodeDirectory) {
+    return { redis, keyPrefix: this.config.cluster!.keyPrefix, nodeId: nodes.id, incarnation: nodes.self.startedAt, logger: this.#log };
   }
 
   /** Several nodes must share one database: SQLite files cannot be (DATABASE_URL names PostgreSQL). */

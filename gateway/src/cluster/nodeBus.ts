@@ -1,6 +1,6 @@
 /**
- * Messages between gateway nodes, through one Redis Stream per node (its inbox,
- * `<prefix>:gw:inbox:<node>`), read by its owner with XREAD BLOCK.
+ * Messages between gateway nodes, through one Redis Stream per node and channel (its inbox,
+ * `<prefix>:gw:inbox:<channel>:<node>`), read by its owner with XREAD BLOCK.
  *
  * Why streams rather than pub/sub: a stream keeps what was written while the reader is between
  * two reads (pub/sub drops messages for a subscriber that is momentarily not reading, and
@@ -18,6 +18,8 @@ import { TypedEmitter } from '../../../server-common/typedEmitter.js';
 export interface NodeBusOptions {
   redis: Redis;
   keyPrefix: string;
+  /** What travels on this bus (`xmpp`, `auth`): each channel has its own inboxes and reader. */
+  channel: string;
   nodeId: string;
   /** Tells a restarted node (same id) from its previous run. */
   incarnation: number;
@@ -156,6 +158,6 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
   }
 
   #inbox(node: string): string {
-    return `${this.#o.keyPrefix}:gw:inbox:${node}`;
+    return `${this.#o.keyPrefix}:gw:inbox:${this.#o.channel}:${node}`;
   }
 }

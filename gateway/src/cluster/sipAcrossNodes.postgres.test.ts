@@ -32,7 +32,7 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const databaseUrl = await freshPostgresDatabase('sipnodes');
-    const env = (id: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PARLEY_NODE_ID: id, PARLEY_NODE_TTL_MS: '2000' });
+    const env = (id: string) => ({ DATABASE_URL: databaseUrl, REDIS_URL: redis.url, PARLEY_NODE_ID: id, PARLEY_NODE_TTL_MS: '2000', PARLEY_LOGIN_MAX_FAILURES: '3' });
     a = new GatewayProcess({ env: env('node-a') });
     b = new GatewayProcess({ env: env('node-b') });
     await Promise.all([a.start(), b.start()]);
@@ -71,6 +71,20 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     expect(await b.metric('gateway_nodes')).toBe(2);
     expect(await b.metric('sip_proxy_contexts')).toBe(0);
     expect(await a.metric('sip_proxy_contexts')).toBe(0);
+  });
+
+  it('password guessing spread over both nodes is refused as soon as it would be on one', async () => {
+    const login = (gw: GatewayProcess, password: string) =>
+      fetch(`${gw.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password }) });
+    expect((await login(a, 'guess-1')).status).toBe(401);
+    expect((await login(b, 'guess-2')).status).toBe(401);
+    expect((await login(a, 'guess-3')).status).toBe(401);
+    // Three failures in all: B refuses even the right password now (it heard of A's two). The
+    // events travel through Redis a few milliseconds after A answered; a right password in that
+    // moment would clear the count, so the test gives them that moment.
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await login(b, PASSWORD)).status).toBe(429);
+    expect((await login(a, PASSWORD)).status).toBe(429);
   });
 
   it('when the node holding the flow is killed, the other answers 480 at once', async () => {

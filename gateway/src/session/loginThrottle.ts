@@ -3,8 +3,14 @@
  * from one address (or, when `perAddressFactor` > 0, that many times more for one address
  * overall), further attempts are refused until the window has passed.
  */
+
+/** What a throttle hears: a wrong password, or a sign-in that worked. */
+export type ThrottleEvent = 'fail' | 'succeed';
+
 export class LoginThrottle {
   readonly #failures = new Map<string, number[]>();
+  /** Told of every failure and success here (several gateway nodes share them). */
+  onEvent: ((event: ThrottleEvent, username: string, ip: string, at: number) => void) | undefined;
 
   constructor(
     private readonly maxFailures: number,
@@ -24,16 +30,27 @@ export class LoginThrottle {
   }
 
   fail(username: string, ip: string, now = Date.now()): void {
+    this.apply('fail', username, ip, now);
+    this.onEvent?.('fail', username, ip, now);
+  }
+
+  succeed(username: string, ip: string): void {
+    this.apply('succeed', username, ip, Date.now());
+    this.onEvent?.('succeed', username, ip, Date.now());
+  }
+
+  /** A failure or success seen here or on another node. */
+  apply(event: ThrottleEvent, username: string, ip: string, now: number): void {
+    if (event === 'succeed') {
+      this.#failures.delete(`u:${username}|${ip}`);
+      return;
+    }
     for (const key of [`u:${username}|${ip}`, `i:${ip}`]) {
       const list = this.#recent(key, now);
       list.push(now);
       this.#failures.set(key, list);
     }
     if (this.#failures.size > 100_000) this.#sweep(now);
-  }
-
-  succeed(username: string, ip: string): void {
-    this.#failures.delete(`u:${username}|${ip}`);
   }
 
   #recent(key: string, now: number): number[] {

@@ -57,6 +57,8 @@ export interface SipClusterOptions {
 
 export class SipService {
   readonly transport: TransportLayer;
+  /** Wrong digest answers per account and address (not per address alone: a whole office shares one NAT). */
+  readonly loginThrottle: LoginThrottle;
   #transactions: TransactionLayer | undefined;
   #registrar: Registrar | undefined;
   #proxy: Proxy | undefined;
@@ -68,6 +70,8 @@ export class SipService {
     this.#o = options;
     this.#log = options.logger;
     const sip = options.config.sip;
+    const { auth } = options.config;
+    this.loginThrottle = new LoginThrottle(auth.loginMaxFailures, auth.loginFailureWindowSeconds * 1000, 0);
     this.transport = new TransportLayer({
       host: sip.host,
       port: sip.port,
@@ -122,7 +126,7 @@ export class SipService {
       algorithms: config.sip.digestAlgorithms,
       nonces: new NonceManager({ ttlSeconds: config.sip.nonceTtlSeconds }),
       credentials: this.#o.credentials,
-      throttle: new LoginThrottle(config.auth.loginMaxFailures, config.auth.loginFailureWindowSeconds * 1000, 0),
+      throttle: this.loginThrottle,
     });
     this.#registrar = new Registrar({
       domain,
