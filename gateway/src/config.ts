@@ -5,6 +5,7 @@
  * thousand users; operators override them with environment variables. zod validates
  * the values so a typo fails at start with a message naming the variable.
  */
+import cluster from 'node:cluster';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -114,6 +115,12 @@ const envSchema = z.object({
   PARLEY_NODE_SIP_PORT: port(0),
   /** A node that has not sent a heartbeat for this long is taken for dead: its sessions and bindings vanish. */
   PARLEY_NODE_TTL_MS: int(4000, 1000, 60_000),
+  /** Gateway nodes `npm start` runs on this machine, sharing its ports (needs REDIS_URL and DATABASE_URL); 1 = one process. */
+  PARLEY_NODES: int(1, 1, 64),
+  /** Listen for SIP on UDP too (of nodes sharing a SIP address on one machine, only one does). */
+  PARLEY_SIP_UDP: z.enum(['true', 'false']).default('true'),
+  /** Hand WebSocket /sfu on to this SFU node (http://host:port) instead of running one inside (set by PARLEY_NODES). */
+  PARLEY_SFU_UPSTREAM: z.string().url().optional(),
 
   // Embedding (widget.js)
   /** Origins (scheme://host[:port], comma-separated) whose pages may frame Parley's widgets; empty = none. */
@@ -155,6 +162,7 @@ export interface GatewayConfig {
     maxConnectionsPerIp: number;
     ratePerIp: number;
     inviteTimeoutSeconds: number;
+    udp: boolean;
   };
   xmpp: {
     port: number;
@@ -180,6 +188,8 @@ export interface GatewayConfig {
   };
   conferences: {
     embeddedSfu: boolean;
+    /** An SFU node the gateway hands its /sfu WebSockets to (PARLEY_NODES runs one for all nodes). */
+    sfuUpstream?: string;
     joinTokenSeconds: number;
     guestLinkHours: number;
     createPerHour: number;
@@ -195,10 +205,14 @@ export interface GatewayConfig {
     nodeId: string;
     /** Where the other nodes send SIP for flows this node holds (TCP). */
     nodeHost: string;
-    /** 0: the node's SIP port. */
+    /** 0: the node's SIP port — unless `ownNodePort`, then one the system picks. */
     nodeSipPort: number;
+    /** Listen for the other nodes on a port of this node's own (nodes sharing the SIP port). */
+    ownNodePort: boolean;
     nodeTtlMs: number;
   };
+  /** Nodes to run on this machine (PARLEY_NODES). */
+  nodes: number;
   /** Origins allowed to frame /embed/* pages (Content-Security-Policy frame-ancestors). */
   embed: { origins: string[] };
 }
@@ -280,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxConnectionsPerIp: e.PARLEY_SIP_MAX_CONNECTIONS_PER_IP,
       ratePerIp: e.PARLEY_SIP_RATE_PER_IP,
       inviteTimeoutSeconds: e.PARLEY_SIP_INVITE_TIMEOUT_SECONDS,
+      udp: e.PARLEY_SIP_UDP === 'true',
     },
     xmpp: {
       port: e.XMPP_C2S_PORT,
@@ -306,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     conferences: {
       embeddedSfu,
+      sfuUpstream: e.PARLEY_SFU_UPSTREAM,
       joinTokenSeconds: e.PARLEY_CONFERENCE_JOIN_TOKEN_SECONDS,
       guestLinkHours: e.PARLEY_GUEST_LINK_HOURS,
       createPerHour: e.PARLEY_CONFERENCE_CREATE_PER_HOUR,
@@ -320,9 +336,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
           nodeId: e.PARLEY_NODE_ID ?? `${os.hostname()}-${e.PORT}`,
           nodeHost: e.PARLEY_NODE_HOST ?? advertisedHost,
           nodeSipPort: e.PARLEY_NODE_SIP_PORT,
+          ownNodePort: e.PARLEY_NODE_SIP_PORT !== 0 || cluster.isWorker,
           nodeTtlMs: e.PARLEY_NODE_TTL_MS,
         }
       : undefined,
+    nodes: e.PARLEY_NODES,
     embed: { origins: embedOrigins },
   };
 }

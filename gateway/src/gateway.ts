@@ -21,6 +21,7 @@ import { createConferenceRegistry, type ConferenceRegistry } from '../../sfu/src
 import { CallLog } from './calls/callLog.js';
 import { HomeDirectory } from './cluster/homeDirectory.js';
 import { NodeBus } from './cluster/nodeBus.js';
+import { forwardUpgrade } from './http/upgradeForwarder.js';
 import { NodeDirectory } from './cluster/nodeDirectory.js';
 import { SharedThrottles, type ThrottleEnvelope } from './cluster/sharedThrottles.js';
 import { ConferenceService } from './conferences/conferenceService.js';
@@ -147,6 +148,7 @@ export class Gateway {
           sipPort: 0, // known once SIP listens
           store: config.database.url ? 'postgres' : `sqlite:${config.dataDir}`,
           startedAt: Date.now(),
+          pid: process.pid,
         },
         ttlMs: cluster.nodeTtlMs,
         logger,
@@ -176,6 +178,7 @@ export class Gateway {
         nodeId: cluster.nodeId,
         nodeHost: cluster.nodeHost,
         nodeSipPort: cluster.nodeSipPort,
+        ownNodePort: cluster.ownNodePort,
         address: (id) => {
           const node = this.nodes?.get(id);
           return node && this.nodes!.isAlive(id) ? { host: node.sipHost, port: node.sipPort } : undefined;
@@ -258,6 +261,9 @@ export class Gateway {
       });
       this.sfu = sfu;
       this.http.onUpgrade('/sfu', (req, socket, head) => sfu.handleUpgrade(req, socket, head));
+    } else if (config.conferences.sfuUpstream) {
+      const upstream = new URL(config.conferences.sfuUpstream);
+      this.http.onUpgrade('/sfu', (req, socket, head) => forwardUpgrade(upstream, req, socket, head));
     }
     this.conferences = new ConferenceService({
       accounts: this.accounts,

@@ -1,4 +1,6 @@
 /** `npm start`: runs one Parley gateway node with embedded defaults. */
+import cluster from 'node:cluster';
+import { runNodes, nodesUnsupported } from './cluster/launcher.js';
 import { ConfigError, loadConfig } from './config.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from '../../server-common/logger.js';
@@ -16,6 +18,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (config.nodes > 1 && cluster.isPrimary) {
+    const why = nodesUnsupported(config);
+    if (why) {
+      console.error(why);
+      process.exit(2);
+    }
+    await runNodes(config, logger);
+    process.stdout.write(`\n  Parley is running as ${config.nodes} gateway nodes. Open ${config.http.publicUrl} in your browser.\n\n`);
+    return;
+  }
   let gateway: Gateway;
   try {
     gateway = await Gateway.open({ config, logger });
@@ -47,7 +59,8 @@ async function main(): Promise<void> {
       : `  No accounts yet. Create one with: npx parley user add alice --password <password>`,
     '',
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  // Of several nodes on one machine, the first one greets.
+  if (!cluster.isWorker || process.env.PARLEY_NODE_INDEX === '0') process.stdout.write(lines.join('\n') + '\n');
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -44,7 +44,11 @@ export async function connect(ports: { xmppPort: number; httpPort: number }, use
       w.resolve(s);
     } else inbox.push(s);
   });
-  const address = await xmpp.start();
+  const address = await xmpp.start().catch(async (err: unknown) => {
+    // Otherwise xmpp.js keeps reconnecting in the background (and reports what fails there as unhandled).
+    await xmpp.stop().catch(() => undefined);
+    throw err;
+  });
   if (o.presence !== false) await xmpp.send(xml('presence'));
   return {
     xmpp,

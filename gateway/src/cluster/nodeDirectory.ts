@@ -19,6 +19,8 @@ export interface GatewayNodeInfo {
   /** Which durable store the node uses (`postgres` or `sqlite:<dir>`): several nodes need one shared database. */
   store: string;
   startedAt: number;
+  /** The node's process (an operator's `kill`, or tests). */
+  pid: number;
 }
 
 export interface NodeDirectoryOptions {

@@ -51,6 +51,8 @@ export interface SipClusterOptions {
   nodeHost: string;
   /** 0: the SIP port itself. */
   nodeSipPort: number;
+  /** Listen for the other nodes on a port of this node's own (see config). */
+  ownNodePort: boolean;
   /** A live node's node-to-node SIP address, or undefined when it is gone. */
   address(nodeId: string): NodeAddress | undefined;
 }
@@ -79,7 +81,8 @@ export class SipService {
       maxHeaders: sip.maxHeaders,
       maxConnectionsPerIp: sip.maxConnectionsPerIp,
       ratePerIp: sip.ratePerIp,
-      nodeListen: options.cluster?.nodeSipPort ? { host: options.cluster.nodeHost, port: options.cluster.nodeSipPort } : undefined,
+      nodeListen: options.cluster?.ownNodePort ? { host: options.cluster.nodeHost, port: options.cluster.nodeSipPort } : undefined,
+      udp: sip.udp,
       logger: options.logger,
     });
   }

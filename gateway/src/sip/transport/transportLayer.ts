@@ -30,6 +30,12 @@ export interface TransportLayerOptions {
   ratePerIp: number;
   /** A TCP listener of its own for the other gateway nodes (when they share the SIP port). */
   nodeListen?: { host: string; port: number };
+  /**
+   * Listen on UDP (default). Of several nodes sharing one SIP address on one machine only one
+   * may: a datagram socket shared by processes hands each retransmission to whichever reads
+   * first, so one transaction would be handled by two nodes.
+   */
+  udp?: boolean;
   logger: Logger;
 }
 
@@ -128,6 +134,11 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   }
 
   async start(): Promise<void> {
+    if (this.#opts.udp !== false) await this.#startUdp();
+    await this.#startTcp();
+  }
+
+  async #startUdp(): Promise<void> {
     const udp = dgram.createSocket({
       type: net.isIPv6(this.#opts.host) ? 'udp6' : 'udp4',
       reuseAddr: false,
@@ -157,7 +168,10 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     }
     this.#udp = udp;
     this.#boundPort = udp.address().port;
+  }
 
+  async #startTcp(): Promise<void> {
+    if (!this.#udp) this.#boundPort = this.#opts.port;
     const tcp = net.createServer((socket) => this.#onTcpConnection(socket));
     tcp.on('error', (err) => this.#log.error({ err }, 'SIP TCP server error'));
     await new Promise<void>((resolve, reject) => {
@@ -168,6 +182,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
       });
     });
     this.#tcp = tcp;
+    if (!this.#udp) this.#boundPort = (tcp.address() as net.AddressInfo).port;
     const nodeListen = this.#opts.nodeListen;
     if (nodeListen && nodeListen.port !== this.#boundPort) {
       const nodeTcp = net.createServer((socket) => this.#onTcpConnection(socket));
@@ -235,9 +250,9 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     return this.#connections.get(id);
   }
 
-  udpFlow(address: string, port: number): Flow {
-    if (!this.#udp) throw new Error('transport not started');
-    return new UdpFlow(this.#udp, socketHost(address), port);
+  /** A UDP flow, or undefined when this node does not listen on UDP. */
+  udpFlow(address: string, port: number): Flow | undefined {
+    return this.#udp && new UdpFlow(this.#udp, socketHost(address), port);
   }
 
   /** A flow to host:port over the given transport, connecting over TCP when needed. */
