@@ -130,7 +130,13 @@ export class XmppCluster implements RemoteSessionLink {
   async start(): Promise<void> {
     const host = this.#host!;
     this.#bus.on('envelope', (from, incarnation, e) => this.#receive(from, incarnation, e));
-    this.#nodes.on('nodeDown', (id) => void this.#nodeGone(id));
+    this.#nodes.on('nodeDown', (id) => {
+      // A node restarted under the same id that we already hear from (its new run): what it
+      // has now must stay; the old run's sessions were dropped when its first envelope came.
+      const info = this.#nodes.get(id);
+      if (info && this.#incarnations.get(id) === info.startedAt) return;
+      void this.#nodeGone(id);
+    });
     this.#nodes.on('nodeUp', (info) => this.#sendSnapshot(info.id));
     await this.#bus.start();
     const others = this.#nodes.others().map((n) => n.id);
@@ -170,6 +176,9 @@ export class XmppCluster implements RemoteSessionLink {
   }
 
   ended(session: C2SSession): void {
+    // The same full JID is bound here again already (a quick reconnect): the others keep it,
+    // and the rooms homed elsewhere keep it as their occupant.
+    if (this.#host!.localSession(session.fullJid)) return;
     this.#forgetJoins(session.fullJid);
     this.#broadcast({ t: 'ended', jid: session.fullJid });
   }
