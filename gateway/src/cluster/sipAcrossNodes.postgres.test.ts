@@ -11,6 +11,7 @@ import { freeTcpUdpPort } from '../../../server-common/test-support/ports.js';
 import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
 import { GatewayProcess } from '../../test-support/gatewayProcess.js';
 import { hasSipp, runSipp } from '../../test-support/sipp.js';
+import { befriend, connect, isPresenceFrom } from '../../test-support/xmppClient.js';
 
 const PASSWORD = 'sipp-secret-1';
 let redis: RedisServer;
@@ -38,6 +39,7 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     await Promise.all([a.start(), b.start()]);
     a.addUser('alice', PASSWORD);
     a.addUser('bob', PASSWORD);
+    a.addUser('carol', PASSWORD);
   }, 60_000);
 
   afterAll(async () => {
@@ -71,6 +73,33 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     expect(await b.metric('gateway_nodes')).toBe(2);
     expect(await b.metric('sip_proxy_contexts')).toBe(0);
     expect(await a.metric('sip_proxy_contexts')).toBe(0);
+  });
+
+  it('a call placed on node B shows its callee, chatting on node A, "in a call" to a contact on B', async () => {
+    // bob's chat session is on A, his watcher carol on B; the call is proxied (and logged) by B.
+    const bobChat = await connect(a, 'bob', PASSWORD, { resource: 'desk' });
+    const carol = await connect(b, 'carol', PASSWORD, { resource: 'laptop' });
+    await befriend(bobChat, 'bob@localhost', carol, 'carol@localhost');
+    await carol.waitFor(isPresenceFrom('bob@localhost/desk'), 5000, 'bob available');
+    const uasPort = await freeTcpUdpPort();
+    await register(a, 'bob', uasPort);
+    const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 1 });
+    const uac = runSipp({
+      scenario: 'uac-call.xml',
+      remote: `127.0.0.1:${b.sipPort}`,
+      localPort: await freeTcpUdpPort(),
+      calls: 1,
+      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
+      extra: ['-d', '3000'],
+    });
+    const inCall = await carol.waitFor((s) => isPresenceFrom('bob@localhost/desk')(s) && s.getChildText('status') === 'In a call', 5000, 'bob in a call');
+    expect(inCall.getChildText('show')).toBe('dnd');
+    carol.inbox.length = 0; // what came before the call is not "after" it
+    expect((await uac.done).successful).toBe(1);
+    await uas.done;
+    const after = await carol.waitFor((s) => isPresenceFrom('bob@localhost/desk')(s) && s.getChildText('status') !== 'In a call', 5000, 'bob back');
+    expect(after.getChildText('show') ?? undefined).toBeUndefined();
+    await Promise.all([bobChat.stop(), carol.stop()]);
   });
 
   it('password guessing spread over both nodes is refused as soon as it would be on one', async () => {
