@@ -77,3 +77,27 @@ export function runSipp(o: SippOptions): { done: Promise<SippResult>; kill: () =
   });
   return { done, kill: () => child.kill('SIGKILL') };
 }
+
+/** Registers `user` (digest) with the contact 127.0.0.1:`contactPort`, as a sipp phone would. */
+export function sippRegister(sipPort: number, user: string, password: string, contactPort: number, localPort: number): Promise<SippResult> {
+  return runSipp({
+    scenario: 'register.xml',
+    remote: `127.0.0.1:${sipPort}`,
+    localPort,
+    calls: 1,
+    csv: `SEQUENTIAL\n${user};[authentication username=${user} password=${password}];localhost;127.0.0.1:${contactPort}\n`,
+  }).done;
+}
+
+/** `calls` digest-authenticated calls from `caller` to `callee`, each hung up by the caller after `extra`'s pause. */
+export function sippCalls(o: { sipPort: number; localPort: number; caller: string; password: string; callee: string; calls: number; extra?: string[] }): Promise<SippResult> {
+  return runSipp({
+    scenario: 'uac-call.xml',
+    remote: `127.0.0.1:${o.sipPort}`,
+    localPort: o.localPort,
+    calls: o.calls,
+    rate: o.calls,
+    csv: `SEQUENTIAL\n${o.caller};[authentication username=${o.caller} password=${o.password}];localhost;${o.callee}\n`,
+    extra: o.extra ?? ['-d', '200'],
+  }).done;
+}

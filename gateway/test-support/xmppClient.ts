@@ -109,3 +109,21 @@ export function cutConnection(c: TestXmpp): void {
   if (socket.socket) socket.socket.destroy();
   else socket.destroy?.();
 }
+
+/** A room owner's configuration form (XEP-0045 §10.2), fields by their muc#roomconfig_ name. */
+export function roomConfig(room: string, fields: Record<string, string>): Element {
+  return xml(
+    'iq',
+    { type: 'set', to: room },
+    xml(
+      'query',
+      { xmlns: 'http://jabber.org/protocol/muc#owner' },
+      xml(
+        'x',
+        { xmlns: 'jabber:x:data', type: 'submit' },
+        xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
+        ...Object.entries(fields).map(([k, v]) => xml('field', { var: `muc#roomconfig_${k}` }, xml('value', {}, v))),
+      ),
+    ),
+  );
+}

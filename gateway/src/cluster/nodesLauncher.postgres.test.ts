@@ -13,7 +13,7 @@ import { freshPostgresDatabase } from '../../../server-common/test-support/postg
 import { freeTcpUdpPort } from '../../../server-common/test-support/ports.js';
 import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
 import { GatewayProcess } from '../../test-support/gatewayProcess.js';
-import { hasSipp, runSipp } from '../../test-support/sipp.js';
+import { hasSipp, runSipp, sippCalls, sippRegister } from '../../test-support/sipp.js';
 import { befriend, connect, isMessageFrom, isPresenceFrom, xml, type TestXmpp } from '../../test-support/xmppClient.js';
 import type { GatewayNodeInfo } from './nodeDirectory.js';
 
@@ -80,25 +80,11 @@ describe.skipIf(!hasSipp())('PARLEY_NODES=2 on one machine', () => {
 
   it('SIP: a phone registered over UDP (node 0) is called over TCP connections that land on either node', async () => {
     const uasPort = await freeTcpUdpPort();
-    const reg = await runSipp({
-      scenario: 'register.xml',
-      remote: `127.0.0.1:${gw.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 1,
-      csv: `SEQUENTIAL\nbob;[authentication username=bob password=${PASSWORD}];localhost;127.0.0.1:${uasPort}\n`,
-    }).done;
+    const reg = await sippRegister(gw.sipPort, 'bob', PASSWORD, uasPort, await freeTcpUdpPort());
     expect(reg.successful, reg.output).toBe(1);
     const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 4 });
-    const uac = await runSipp({
-      scenario: 'uac-call.xml',
-      remote: `127.0.0.1:${gw.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 4,
-      rate: 4,
-      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
-      // One TCP connection per call: the cluster module gives them to the nodes in turn.
-      extra: ['-t', 'tn', '-max_socket', '100', '-d', '200'],
-    }).done;
+    // One TCP connection per call: the cluster module gives them to the nodes in turn.
+    const uac = await sippCalls({ sipPort: gw.sipPort, localPort: await freeTcpUdpPort(), caller: 'alice', password: PASSWORD, callee: 'bob', calls: 4, extra: ['-t', 'tn', '-max_socket', '100', '-d', '200'] });
     expect(uac.successful, uac.output).toBe(4);
     expect((await uas.done).successful).toBe(4);
   });

@@ -10,7 +10,7 @@ import { freshPostgresDatabase } from '../../../server-common/test-support/postg
 import { freeTcpUdpPort } from '../../../server-common/test-support/ports.js';
 import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
 import { GatewayProcess } from '../../test-support/gatewayProcess.js';
-import { hasSipp, runSipp } from '../../test-support/sipp.js';
+import { hasSipp, runSipp, sippCalls, sippRegister } from '../../test-support/sipp.js';
 import { befriend, connect, isPresenceFrom } from '../../test-support/xmppClient.js';
 
 const PASSWORD = 'sipp-secret-1';
@@ -19,13 +19,7 @@ let a: GatewayProcess;
 let b: GatewayProcess;
 
 async function register(gw: GatewayProcess, user: string, contactPort: number): Promise<void> {
-  const reg = await runSipp({
-    scenario: 'register.xml',
-    remote: `127.0.0.1:${gw.sipPort}`,
-    localPort: await freeTcpUdpPort(),
-    calls: 1,
-    csv: `SEQUENTIAL\n${user};[authentication username=${user} password=${PASSWORD}];localhost;127.0.0.1:${contactPort}\n`,
-  }).done;
+  const reg = await sippRegister(gw.sipPort, user, PASSWORD, contactPort, await freeTcpUdpPort());
   expect(reg.successful, reg.output).toBe(1);
 }
 
@@ -54,15 +48,7 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     expect(await b.metric('sip_bindings')).toBe(0); // A holds the flow; B only sees it in Redis
 
     const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 3 });
-    const uac = await runSipp({
-      scenario: 'uac-call.xml',
-      remote: `127.0.0.1:${b.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 3,
-      rate: 3,
-      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
-      extra: ['-d', '200'],
-    }).done;
+    const uac = await sippCalls({ sipPort: b.sipPort, localPort: await freeTcpUdpPort(), caller: 'alice', password: PASSWORD, callee: 'bob', calls: 3 });
     const uasResult = await uas.done;
     expect(uac.failed, uac.output).toBe(0);
     expect(uac.successful, uac.output).toBe(3);
@@ -84,18 +70,11 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     const uasPort = await freeTcpUdpPort();
     await register(a, 'bob', uasPort);
     const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 1 });
-    const uac = runSipp({
-      scenario: 'uac-call.xml',
-      remote: `127.0.0.1:${b.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 1,
-      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
-      extra: ['-d', '3000'],
-    });
+    const uac = sippCalls({ sipPort: b.sipPort, localPort: await freeTcpUdpPort(), caller: 'alice', password: PASSWORD, callee: 'bob', calls: 1, extra: ['-d', '3000'] });
     const inCall = await carol.waitFor((s) => isPresenceFrom('bob@localhost/desk')(s) && s.getChildText('status') === 'In a call', 5000, 'bob in a call');
     expect(inCall.getChildText('show')).toBe('dnd');
     carol.inbox.length = 0; // what came before the call is not "after" it
-    expect((await uac.done).successful).toBe(1);
+    expect((await uac).successful).toBe(1);
     await uas.done;
     const after = await carol.waitFor((s) => isPresenceFrom('bob@localhost/desk')(s) && s.getChildText('status') !== 'In a call', 5000, 'bob back');
     expect(after.getChildText('show') ?? undefined).toBeUndefined();
@@ -122,13 +101,7 @@ describe.skipIf(!hasSipp())('SIP across gateway nodes', () => {
     await a.stop('SIGKILL');
     // The dead node's entry expires after PARLEY_NODE_TTL_MS (2 s here); B notices within a quarter of it.
     await new Promise((r) => setTimeout(r, 3000));
-    const uac = await runSipp({
-      scenario: 'uac-call.xml',
-      remote: `127.0.0.1:${b.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 1,
-      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
-    }).done;
+    const uac = await sippCalls({ sipPort: b.sipPort, localPort: await freeTcpUdpPort(), caller: 'alice', password: PASSWORD, callee: 'bob', calls: 1 });
     expect(uac.successful).toBe(0);
     expect(uac.output).toMatch(/480/);
   });

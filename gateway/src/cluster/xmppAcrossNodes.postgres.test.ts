@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase } from '../../../server-common/test-support/postgresDatabase.js';
 import { startRedisServer, type RedisServer } from '../../../server-common/test-support/redisServer.js';
 import { GatewayProcess } from '../../test-support/gatewayProcess.js';
-import { befriend, connect, isMessageFrom, isPresenceFrom, xml, type TestXmpp } from '../../test-support/xmppClient.js';
+import { befriend, connect, isMessageFrom, isPresenceFrom, roomConfig, xml, type TestXmpp } from '../../test-support/xmppClient.js';
 
 const PASSWORD = 'xmpp-nodes-secret';
 const MESSAGES = 2000;
@@ -170,23 +170,7 @@ describe('XMPP across gateway nodes', () => {
     const carol = await user(b, 'carol', 'room');
     expect(statusCodes(await join(alice, room, 'Alice'))).toContain('201'); // created, on node A
     // A kept group chat, as the web app makes them (stored, so it outlives its node).
-    await alice.iq(
-      xml(
-        'iq',
-        { type: 'set', to: room },
-        xml(
-          'query',
-          { xmlns: 'http://jabber.org/protocol/muc#owner' },
-          xml(
-            'x',
-            { xmlns: 'jabber:x:data', type: 'submit' },
-            xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
-            xml('field', { var: 'muc#roomconfig_persistentroom' }, xml('value', {}, '1')),
-            xml('field', { var: 'muc#roomconfig_roomname' }, xml('value', {}, 'Planning')),
-          ),
-        ),
-      ),
-    );
+    await alice.iq(roomConfig(room, { persistentroom: '1', roomname: 'Planning' }));
     await alice.xmpp.send(groupchat(room, 'before you came'));
     await alice.waitFor(isGroupchat(room, 'Alice', 'before you came'), 5000, 'the echo');
     expect(statusCodes(await join(bob, room, 'Bob'))).not.toContain('201'); // the same room, from node B

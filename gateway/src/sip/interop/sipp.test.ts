@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from '../../../test-support/gatewayProcess.js';
 import { freeTcpUdpPort } from '../../../../server-common/test-support/ports.js';
-import { hasSipp, runSipp } from '../../../test-support/sipp.js';
+import { hasSipp, runSipp, sippCalls, sippRegister } from '../../../test-support/sipp.js';
 
 const PASSWORD = 'sipp-secret-1';
 let gw: GatewayProcess;
@@ -57,25 +57,11 @@ describe.skipIf(!hasSipp())('sipp interop', () => {
 
   it('routes an authenticated call from a sipp UAC to a registered sipp UAS and back', async () => {
     const uasPort = await freeTcpUdpPort();
-    const reg = await runSipp({
-      scenario: 'register.xml',
-      remote: `127.0.0.1:${gw.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 1,
-      csv: `SEQUENTIAL\nbob;[authentication username=bob password=${PASSWORD}];localhost;127.0.0.1:${uasPort}\n`,
-    }).done;
+    const reg = await sippRegister(gw.sipPort, 'bob', PASSWORD, uasPort, await freeTcpUdpPort());
     expect(reg.successful, reg.output).toBe(1);
 
     const uas = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 5 });
-    const uac = await runSipp({
-      scenario: 'uac-call.xml',
-      remote: `127.0.0.1:${gw.sipPort}`,
-      localPort: await freeTcpUdpPort(),
-      calls: 5,
-      rate: 5,
-      csv: `SEQUENTIAL\nalice;[authentication username=alice password=${PASSWORD}];localhost;bob\n`,
-      extra: ['-d', '200'],
-    }).done;
+    const uac = await sippCalls({ sipPort: gw.sipPort, localPort: await freeTcpUdpPort(), caller: 'alice', password: PASSWORD, callee: 'bob', calls: 5 });
     const uasResult = await uas.done;
     expect(uac.failed, uac.output).toBe(0);
     expect(uac.successful, uac.output).toBe(5);

@@ -2,7 +2,7 @@
 import type { Element } from 'ltx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../../../test-support/testGateway.js';
-import { connect, xml, type TestXmpp } from '../../../test-support/xmppClient.js';
+import { connect, roomConfig, xml, type TestXmpp } from '../../../test-support/xmppClient.js';
 
 let gw: TestGateway;
 const open: TestXmpp[] = [];
@@ -87,25 +87,7 @@ describe('group chat', () => {
     const room = `private@${MUC}`;
     const alice = await user('alice', 'p');
     await join(alice, room, 'Alice');
-    await alice.iq(
-      xml(
-        'iq',
-        { type: 'set', to: room },
-        xml(
-          'query',
-          { xmlns: 'http://jabber.org/protocol/muc#owner' },
-          xml(
-            'x',
-            { xmlns: 'jabber:x:data', type: 'submit' },
-            xml('field', { var: 'FORM_TYPE' }, xml('value', {}, 'http://jabber.org/protocol/muc#roomconfig')),
-            xml('field', { var: 'muc#roomconfig_membersonly' }, xml('value', {}, '1')),
-            xml('field', { var: 'muc#roomconfig_persistentroom' }, xml('value', {}, '1')),
-            xml('field', { var: 'muc#roomconfig_publicroom' }, xml('value', {}, '0')),
-            xml('field', { var: 'muc#roomconfig_roomname' }, xml('value', {}, 'Private')),
-          ),
-        ),
-      ),
-    );
+    await alice.iq(roomConfig(room, { membersonly: '1', persistentroom: '1', publicroom: '0', roomname: 'Private' }));
     const bob = await user('bob', 'p');
     const refused = await join(bob, room, 'Bob');
     expect(refused.attrs.type).toBe('error');
