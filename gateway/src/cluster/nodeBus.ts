@@ -10,6 +10,12 @@
  * spares a mesh of connections, reconnection and back-pressure logic of our own.
  *
  * Envelopes sent to one node within one event-loop turn travel as one stream entry.
+ *
+ * What a node had not read when it died is not thrown away: its reader records how far it got
+ * (`<inbox>:read`), and whoever takes the inbox over — the node itself when it starts again
+ * under the same id, or else the first live node that sees it gone — gets the unread envelopes
+ * as `orphan` events (their sessions are gone; a chat message for one goes to the user's other
+ * resources or offline storage). The takeover is a RENAME, so exactly one node gets them.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../../../server-common/logger.js';
@@ -31,6 +37,8 @@ export interface NodeBusOptions {
 export interface NodeBusEvents<E> {
   /** Envelopes from one node arrive in the order that node sent them. */
   envelope: [from: string, incarnation: number, envelope: E];
+  /** Sent to a node that died before reading it (see above); `to` is that node. */
+  orphan: [to: string, from: string, envelope: E];
 }
 
 const BLOCK_MS = 1000;
@@ -60,10 +68,10 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
 
   /**
    * Starts reading this node's inbox. What a previous run under the same id left unread was
-   * meant for sessions that are gone: dropped.
+   * meant for sessions that are gone: handed out as orphans first.
    */
   async start(): Promise<void> {
-    await this.#o.redis.del(this.#inbox(this.#o.nodeId));
+    await this.adopt(this.#o.nodeId);
     this.#reader = this.#o.redis.duplicate({ enableAutoPipelining: false });
     this.#reader.on('error', () => undefined); // the main connection logs Redis trouble
     this.#reading = this.#readLoop();
@@ -85,10 +93,52 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
     setImmediate(() => this.#flush());
   }
 
-  /** A node is gone: nothing more is sent to it, and its inbox is removed. */
+  /** A node is gone (or restarted): nothing more is sent to its previous run. */
   forget(node: string): void {
     this.#outbox.delete(node);
-    void this.#o.redis.del(this.#inbox(node)).catch(() => undefined);
+  }
+
+  /**
+   * Takes over the inbox of a node that is gone for good (or of this node's previous run): its
+   * unread envelopes are emitted as `orphan`, then it is removed. When another node was first,
+   * there is nothing left here to take.
+   */
+  async adopt(node: string): Promise<number> {
+    this.forget(node);
+    const { redis } = this.#o;
+    const inbox = this.#inbox(node);
+    const taken = `${inbox}:taken:${this.#o.nodeId}:${this.#o.incarnation}`;
+    try {
+      await redis.rename(inbox, taken);
+    } catch {
+      await redis.del(`${inbox}:read`).catch(() => undefined);
+      return 0; // no such inbox (nothing was left, or another node took it)
+    }
+    let count = 0;
+    try {
+      const readUpTo = (await redis.getdel(`${inbox}:read`)) ?? '0-0';
+      let after = readUpTo;
+      for (;;) {
+        const entries = (await redis.xrange(taken, `(${after}`, '+', 'COUNT', READ_COUNT)) as Array<[string, string[]]>;
+        if (!entries.length) break;
+        for (const [id, fields] of entries) {
+          after = id;
+          const { from, envelopes } = parseEntry<E>(fields);
+          for (const e of envelopes) {
+            count++;
+            try {
+              this.emit('orphan', node, from, e);
+            } catch (err) {
+              this.#o.logger.error({ err, node }, 'handling an envelope a gone gateway node left unread failed');
+            }
+          }
+        }
+      }
+    } finally {
+      await redis.del(taken).catch(() => undefined);
+    }
+    if (count) this.#o.logger.info({ node, envelopes: count }, 'took over what a gone gateway node had not read');
+    return count;
   }
 
   #flush(): void {
@@ -124,6 +174,8 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
           this.#deliver(fields);
         }
       }
+      // How far this node got, for whoever takes the inbox over if it dies (see the top).
+      if (result) void this.#o.redis.set(`${key}:read`, this.#lastId).catch(() => undefined);
       // What has been read is removed now and then (the stream is a queue, not a log).
       if (result && Date.now() - trimmedAt > 1000) {
         trimmedAt = Date.now();
@@ -133,20 +185,7 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
   }
 
   #deliver(fields: string[]): void {
-    let from = '';
-    let incarnation = 0;
-    let body = '[]';
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 'f') from = fields[i + 1]!;
-      else if (fields[i] === 'i') incarnation = Number(fields[i + 1]);
-      else if (fields[i] === 'b') body = fields[i + 1]!;
-    }
-    let envelopes: E[];
-    try {
-      envelopes = JSON.parse(body) as E[]; // written by our own nodes
-    } catch {
-      return;
-    }
+    const { from, incarnation, envelopes } = parseEntry<E>(fields);
     for (const e of envelopes) {
       this.#received++;
       try {
@@ -159,5 +198,21 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
 
   #inbox(node: string): string {
     return `${this.#o.keyPrefix}:gw:inbox:${this.#o.channel}:${node}`;
+  }
+}
+
+function parseEntry<E>(fields: string[]): { from: string; incarnation: number; envelopes: E[] } {
+  let from = '';
+  let incarnation = 0;
+  let body = '[]';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'f') from = fields[i + 1]!;
+    else if (fields[i] === 'i') incarnation = Number(fields[i + 1]);
+    else if (fields[i] === 'b') body = fields[i + 1]!;
+  }
+  try {
+    return { from, incarnation, envelopes: JSON.parse(body) as E[] }; // written by our own nodes
+  } catch {
+    return { from, incarnation, envelopes: [] };
   }
 }

@@ -29,6 +29,10 @@ export class SharedThrottles {
       };
     }
     bus.on('envelope', (_from, _incarnation, e) => this.throttles[e.throttle]?.apply(e.event, e.username, e.ip, e.at));
+    // A dead node's inbox is removed (what it had not read was for its own throttles only).
+    nodes.on('nodeDown', (id) => {
+      if (!nodes.get(id)) void bus.adopt(id).catch(() => undefined);
+    });
   }
 
   start(): Promise<void> {

@@ -3,7 +3,7 @@
  * clients from xmpp.js): users on different nodes become contacts, see each other's presence,
  * exchange thousands of messages in order with none lost, get carbons from a device on the other
  * node — and when a node is killed, its users are shown unavailable everywhere else and what
- * is sent to them waits in offline storage.
+ * is sent to them waits in offline storage, even what was on its way to the dead node.
  */
 import type { Element } from 'ltx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,11 +186,14 @@ describe('XMPP across gateway nodes', () => {
     // bob stays in the room for the next test; alice's session on A dies with A.
   });
 
-  it('kill -9 of a node: its users are unavailable everywhere else, and messages to them wait offline', async () => {
+  it('kill -9 of a node: its users are unavailable everywhere else, and messages to them (even those in flight to it) wait offline', async () => {
     const alice = await user(a, 'alice', 'doomed');
     const bob = open.find((c) => c.jid === 'bob@localhost/room')!;
     await bob.waitFor(isPresenceFrom('alice@localhost/doomed'), 5000, 'alice');
     await a.stop('SIGKILL');
+    // Sent before anyone knows A is dead: B still sees alice there and hands it to A's inbox,
+    // which nobody reads any more — until B takes that inbox over.
+    await bob.xmpp.send(chat('alice@localhost/doomed', 'in flight when your server died'));
     // The node's entry expires after its TTL (2 s here); the survivor then tells its users.
     await bob.waitFor(isPresenceFrom('alice@localhost/doomed', 'unavailable'), 10_000, 'alice shown unavailable');
     // The room lived on A: bob is told he is out (332) and joins again — now on B, with its history.
@@ -208,6 +211,7 @@ describe('XMPP across gateway nodes', () => {
     const back = await user(b, 'alice', 'back');
     const m = await back.waitFor(isMessageFrom('bob@localhost/room', 'while you were away'), 5000, 'the offline message');
     expect(m.getChild('delay', 'urn:xmpp:delay')).toBeDefined();
+    await back.waitFor(isMessageFrom('bob@localhost/room', 'in flight when your server died'), 5000, 'the message A never read');
     await Promise.all([back.stop(), bob.stop()]);
   }, 30_000);
 });

@@ -10,7 +10,9 @@
  *   answered (or a few seconds passed); a node that meets another later sends it its sessions.
  * - When a node dies (its directory entry expires), the others drop its sessions and tell their
  *   own users those resources are unavailable. Messages are in the recipient's archive before the
- *   sender's node acknowledges them, so what was in flight to the dead node is not lost.
+ *   sender's node acknowledges them, and what the dead node had not read of its inbox is taken
+ *   over by a live one (NodeBus.adopt): a chat message in flight to it goes to the user's other
+ *   resources or offline storage, as for any gone session.
  * - A stanza that arrives for a session that has just ended is handled as RFC 6121 says for a
  *   resource that is gone: a chat message goes to the user's other resources or offline storage.
  * - A group chat room lives on one node (its home, claimed in Redis by the first node that needs
@@ -135,9 +137,21 @@ export class XmppCluster implements RemoteSessionLink {
       // has now must stay; the old run's sessions were dropped when its first envelope came.
       const info = this.#nodes.get(id);
       if (info && this.#incarnations.get(id) === info.startedAt) return;
-      void this.#nodeGone(id);
+      // Gone for good (not restarted): what it had not read yet is handled here (or by another node).
+      void this.#nodeGone(id).then(() => (info ? undefined : this.#bus.adopt(id)));
     });
     this.#nodes.on('nodeUp', (info) => this.#sendSnapshot(info.id));
+    // Sent to a session of a node that died before reading it: as for any gone session.
+    this.#bus.on('orphan', (_to, _from, e) => {
+      if (e.t !== 'stanza') return; // the rest described state that died with the node
+      let stanza: Element;
+      try {
+        stanza = parseXml(e.xml) as Element;
+      } catch {
+        return;
+      }
+      this.#undeliverable(e.to, stanza, e.hop);
+    });
     await this.#bus.start();
     const others = this.#nodes.others().map((n) => n.id);
     if (!others.length) return;
@@ -419,6 +433,8 @@ export class XmppCluster implements RemoteSessionLink {
     for (const remote of sessions) {
       host.roomSessionEnded(remote);
       this.#removeRemote(remote);
+    }
+    for (const remote of sessions) {
       await host.presence.remoteGone(remote).catch((err: unknown) => host.logger.warn({ err }, 'telling watchers of a gone node failed'));
     }
     if (sessions.length) host.logger.info({ node, sessions: sessions.length }, 'XMPP sessions of a gone gateway node dropped');
