@@ -2,9 +2,10 @@
  * Browser-to-browser calls through the real gateway, in headless Chromium with fake devices:
  * the journey of issue #2, checked with getStats() on both sides.
  */
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { expectMediaFlowing, expectMediaStopped, openUser, signIn, type UserPage } from './support/browser.js';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
+import { startCall } from './support/chat.js';
 
 const PASSWORD = 'correct-horse-battery';
 let gateway: GatewayProcess;
@@ -31,12 +32,6 @@ async function user(browser: import('@playwright/test').Browser, name: string, v
   const u = await openUser(browser, gateway.url, name, { signIn: { password: PASSWORD }, viewport });
   opened.push(u);
   return u;
-}
-
-async function startCall(caller: Page, callee: string, kind: 'Video call' | 'Audio call' = 'Video call') {
-  await caller.getByRole('tab', { name: 'Calls' }).click();
-  await caller.getByLabel('Name to call').fill(callee);
-  await caller.getByRole('button', { name: kind, exact: true }).click();
 }
 
 const PHONE = { width: 390, height: 844 };

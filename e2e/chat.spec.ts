@@ -2,9 +2,10 @@
  * Chat and presence in the browser (strophe.js over WebSocket, and over BOSH for carol),
  * against the real gateway: issue #3's journey.
  */
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { openUser, type UserPage } from './support/browser.js';
+import { befriend, contact, openChat, say } from './support/chat.js';
 
 const PASSWORD = 'correct-horse-battery';
 // The tests build on each other (contacts made in the first are used later).
@@ -33,28 +34,6 @@ async function user(browser: import('@playwright/test').Browser, name: string, o
   opened.push(u);
   await expect(u.page.getByTestId('chat-status')).toHaveCount(0, { timeout: 20_000 }); // chat online
   return u;
-}
-
-const contact = (page: Page, username: string) => page.locator(`[data-contact="${username}"]`);
-
-async function openChat(page: Page, username: string) {
-  await contact(page, username).click();
-  await expect(page.getByTestId('chat-pane')).toBeVisible();
-}
-
-async function say(page: Page, text: string) {
-  const box = page.getByRole('textbox', { name: 'Message', exact: true });
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-async function befriend(a: Page, b: Page, bUsername: string, aUsername: string) {
-  await a.getByPlaceholder('Add a contact…').fill(bUsername);
-  await a.getByRole('button', { name: 'Add', exact: true }).click();
-  await expect(b.getByTestId('contact-request')).toContainText(aUsername);
-  await b.getByTestId('contact-request').getByRole('button', { name: 'Accept' }).click();
-  await expect(contact(a, bUsername)).toBeVisible();
-  await expect(contact(b, aUsername)).toBeVisible();
 }
 
 test('contacts, presence, 20 messages each way in order, typing — WebSocket and BOSH', async ({ browser }) => {

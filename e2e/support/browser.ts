@@ -26,13 +26,16 @@ export async function openUser(
   browser: Browser,
   baseUrl: string,
   name: string,
-  options: { viewport?: { width: number; height: number }; signIn?: { password: string } } = {},
+  options: { viewport?: { width: number; height: number }; signIn?: { password: string }; cookies?: Record<string, string> } = {},
 ): Promise<UserPage> {
   const context = await browser.newContext({
     baseURL: baseUrl,
     viewport: options.viewport ?? { width: 1100, height: 750 },
     permissions: ['camera', 'microphone'],
   });
+  // E.g. a load balancer's sticky-session cookie, to put a user on one node.
+  const cookies = Object.entries(options.cookies ?? {}).map(([name, value]) => ({ name, value, url: baseUrl }));
+  if (cookies.length) await context.addCookies(cookies);
   await context.addInitScript(CAPTURE_PEER_CONNECTIONS);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));

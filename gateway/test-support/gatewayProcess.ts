@@ -87,7 +87,8 @@ export class GatewayProcess {
         PARLEY_XMPP_HOST: '127.0.0.1',
         PARLEY_HTTP_HOST: '127.0.0.1',
         PARLEY_SIP_HOST: '127.0.0.1',
-        PARLEY_PUBLIC_URL: `http://localhost:${this.httpPort}`,
+        // Behind a proxy the public origin is the proxy's (set through `env`).
+        PARLEY_PUBLIC_URL: this.#env.PARLEY_PUBLIC_URL ?? `http://localhost:${this.httpPort}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

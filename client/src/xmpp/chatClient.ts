@@ -173,9 +173,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     // One connection object per transport: reconnecting with it resumes the stream (XEP-0198).
     if (!this.#conn) {
       this.#conn = new Strophe.Connection(this.#url(), { enableStreamManagement: this.#transport === 'websocket' });
-      this.#installHandlers(this.#conn);
+      this.#handlers = [];
     }
     const conn = this.#conn;
+    this.#installHandlers(conn);
     this.#set({ status: this.#everConnected ? 'reconnecting' : 'connecting', transport: this.#transport });
     conn.connect(`${profile.xmpp.jid}/web-${Math.random().toString(36).slice(2, 8)}`, profile.xmpp.password, (status: number, condition?: string | null) => {
       if (this.#conn !== conn) return;
@@ -222,7 +223,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const contacts: Record<string, Contact> = {};
     for (const item of Array.from(roster?.getElementsByTagName('item') ?? [])) {
       const jid = item.getAttribute('jid')!;
-      contacts[jid] = { jid, name: item.getAttribute('name') ?? undefined, subscription: (item.getAttribute('subscription') ?? 'none') as Contact['subscription'], ask: item.getAttribute('ask') === 'subscribe', resources: this.#state.contacts[jid]?.resources ?? {} };
+      // A new session (not a resumed one): what we knew of the contacts' devices is out of date;
+      // the server sends each one's current presence once ours goes out (RFC 6121 §4.2.2).
+      contacts[jid] = { jid, name: item.getAttribute('name') ?? undefined, subscription: (item.getAttribute('subscription') ?? 'none') as Contact['subscription'], ask: item.getAttribute('ask') === 'subscribe', resources: {} };
     }
     this.#set({ contacts });
     this.#sendPresence();
@@ -519,10 +522,19 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 
   // ---- incoming stanzas -----------------------------------------------------------------
 
+  #handlers: ReturnType<Connection['addHandler']>[] = [];
+
+  /**
+   * Before every connect: strophe drops a connection's handlers when it disconnects, and the
+   * same connection object is reused to reconnect (so that XEP-0198 can resume the stream).
+   */
   #installHandlers(conn: Connection): void {
-    conn.addHandler((p: Element) => this.#onPresence(p), null, 'presence', null);
-    conn.addHandler((m: Element) => this.#onMessage(m), null, 'message', null);
-    conn.addHandler((iq: Element) => this.#onRosterPush(iq), NS.roster, 'iq', 'set');
+    for (const h of this.#handlers) conn.deleteHandler(h);
+    this.#handlers = [
+      conn.addHandler((p: Element) => this.#onPresence(p), null, 'presence', null),
+      conn.addHandler((m: Element) => this.#onMessage(m), null, 'message', null),
+      conn.addHandler((iq: Element) => this.#onRosterPush(iq), NS.roster, 'iq', 'set'),
+    ];
   }
 
   #onRosterPush(iq: Element): boolean {
@@ -590,6 +602,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       if (codes.includes('110')) {
         const kicked = codes.includes('307');
         this.#setRoom(roomJid, { ...room, occupants: {}, joined: false, error: kicked ? 'You were removed from this group by a moderator.' : undefined });
+        // 332: the server hosting the group went away (XEP-0045 §10.9); it lives on elsewhere, so
+        // join again, a little apart from everyone else it happened to.
+        if (codes.includes('332')) {
+          window.setTimeout(() => {
+            if (!this.#stopped && this.#state.status === 'online' && !this.#state.rooms[roomJid]?.joined) this.joinRoom(roomJid, room.name);
+          }, 300 + Math.random() * 700);
+        }
         return true;
       }
     } else {

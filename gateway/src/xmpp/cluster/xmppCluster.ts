@@ -94,7 +94,7 @@ export class XmppCluster implements RemoteSessionLink {
   readonly #rooms: HomeDirectory;
   readonly #roomTimeoutMs: number;
   /** Room stanzas forwarded to their home, waiting for it to say they are handled. */
-  readonly #pending = new Map<number, { node: string; settle(ok: boolean): void }>();
+  readonly #pending = new Map<number, { node: string; settle(ok: boolean): void; rehome(): void }>();
   #nextRef = 1;
   /** room → local full JID → nick, for this node's sessions in rooms homed elsewhere. */
   readonly #joinedElsewhere = new Map<string, Map<string, string>>();
@@ -238,15 +238,33 @@ export class XmppCluster implements RemoteSessionLink {
     const ref = this.#nextRef++;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => settle(false), this.#roomTimeoutMs);
-      const settle = (ok: boolean) => {
+      const done = () => {
         clearTimeout(timer);
         this.#pending.delete(ref);
+      };
+      const settle = (ok: boolean) => {
+        done();
         if (ok) resolve();
         else reject(new Error(`the node home to ${room} did not handle a stanza`));
       };
-      this.#pending.set(ref, { node: home, settle });
+      // The home died with the stanza unhandled: it goes to the room's next home instead.
+      const rehome = () => {
+        done();
+        this.#toRoom(session, stanza).then(resolve, reject);
+      };
+      this.#pending.set(ref, { node: home, settle, rehome });
       this.#bus.send(home, { t: 'room', from: session.fullJid, xml: stanza.toString(), ref });
     });
+  }
+
+  /** A local session's stanza to a room, wherever the room lives now. */
+  async #toRoom(session: C2SSession, stanza: Element): Promise<void> {
+    if (session.state === 'closed') return;
+    const home = await this.roomHomeElsewhere(stanza.attrs.to.split('/')[0]);
+    if (home !== undefined) return this.forwardToRoom(home, session, stanza);
+    const { handled, holds } = session.collectHolds(() => this.#host!.handleRoomStanza(session, stanza));
+    await handled;
+    await Promise.all(holds);
   }
 
   /** A local session ended: it is no longer in rooms elsewhere (their homes hear it ended). */
@@ -428,8 +446,8 @@ export class XmppCluster implements RemoteSessionLink {
     this.#incarnations.delete(node);
     this.#bus.forget(node);
     for (const [user, nodes] of this.#inCall) if (nodes.has(node)) this.#claimInCall(node, user, false);
-    for (const p of [...this.#pending.values()]) if (p.node === node) p.settle(false);
     this.#roomsLost(this.#rooms.forgetNode(node));
+    for (const p of [...this.#pending.values()]) if (p.node === node) p.rehome();
     for (const remote of sessions) {
       host.roomSessionEnded(remote);
       this.#removeRemote(remote);

@@ -109,6 +109,21 @@ export class C2SSession implements StreamReceiver {
     this.#holds.push(write);
   }
 
+  /**
+   * Runs a handler outside the stanza loop (a room stanza handled again after its home node
+   * died); returns the writes it held, which the caller waits for instead.
+   */
+  collectHolds(handle: () => void | Promise<void>): { handled: void | Promise<void>; holds: Array<Promise<unknown>> } {
+    const previous = this.#holds;
+    const holds: Array<Promise<unknown>> = [];
+    this.#holds = holds;
+    try {
+      return { handled: handle(), holds };
+    } finally {
+      this.#holds = previous;
+    }
+  }
+
   /** Ends the session with a stream error (or gracefully). */
   close(error?: StreamError): void {
     if (this.state === 'closed') return;
