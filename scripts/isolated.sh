@@ -4,7 +4,7 @@
 # host network (with a warning) where namespaces are not allowed.
 set -euo pipefail
 if [ "${PARLEY_NO_NETNS:-}" != 1 ] && unshare -n true 2>/dev/null; then
-  exec unshare -n bash -c 'ip link set lo up && exec "$@"' isolated "$@"
+  PARLEY_ISOLATED=1 exec unshare -n bash -c 'ip link set lo up && exec "$@"' isolated "$@"
 fi
 echo "warning: cannot create a network namespace; running on the host network" >&2
 exec "$@"

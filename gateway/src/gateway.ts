@@ -183,6 +183,7 @@ export class Gateway {
           const node = this.nodes?.get(id);
           return node && this.nodes!.isAlive(id) ? { host: node.sipHost, port: node.sipPort } : undefined;
         },
+        isNodeAddress: (ip) => this.nodes?.others().some((n) => n.sipHost === ip) ?? false,
       },
       logger,
       timers: options.sipTimers,

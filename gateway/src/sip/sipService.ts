@@ -55,6 +55,8 @@ export interface SipClusterOptions {
   ownNodePort: boolean;
   /** A live node's node-to-node SIP address, or undefined when it is gone. */
   address(nodeId: string): NodeAddress | undefined;
+  /** Whether an IP address is another live node's (its traffic is not rate-limited per address). */
+  isNodeAddress(ip: string): boolean;
 }
 
 export class SipService {
@@ -83,6 +85,7 @@ export class SipService {
       ratePerIp: sip.ratePerIp,
       nodeListen: options.cluster?.ownNodePort ? { host: options.cluster.nodeHost, port: options.cluster.nodeSipPort } : undefined,
       udp: sip.udp,
+      exemptFromRate: options.cluster && ((ip) => options.cluster!.isNodeAddress(ip)),
       logger: options.logger,
     });
   }

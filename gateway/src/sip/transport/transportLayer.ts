@@ -36,6 +36,11 @@ export interface TransportLayerOptions {
    * first, so one transaction would be handled by two nodes.
    */
   udp?: boolean;
+  /**
+   * Source addresses the per-IP rate does not apply to over TCP (the other gateway nodes, which
+   * carry many users' requests); loopback never counts.
+   */
+  exemptFromRate?: (ip: string) => boolean;
   logger: Logger;
 }
 
@@ -418,6 +423,12 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     this.#onMessageBytes(data, flow, datagram);
   }
 
+  #rateExempt(flow: Flow): boolean {
+    if (isLoopback(flow.remoteAddress)) return true;
+    // Over TCP the address is the peer's (no spoofing it, unlike a datagram's).
+    return flow.protocol === 'tcp' && (this.#opts.exemptFromRate?.(plainAddress(flow.remoteAddress)) ?? false);
+  }
+
   #onMessageBytes(data: Buffer, flow: Flow, datagram: boolean): void {
     this.stats.received++;
     const result = parseMessage(data, this.#limits, datagram);
@@ -432,7 +443,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     const msg = result.message;
     if (this.#log.isLevelEnabled('trace')) this.#log.trace({ flow: flow.id, sip: redactAuth(data) }, 'SIP in');
     if (msg instanceof SipRequest) {
-      if (!isLoopback(flow.remoteAddress) && !this.#rate.take(flow.remoteAddress)) {
+      if (!this.#rateExempt(flow) && !this.#rate.take(flow.remoteAddress)) {
         this.stats.rateLimited++;
         if (msg.method !== 'ACK') {
           this.send(flow, createResponse(msg, 503, { headers: [['Retry-After', '5']] }));
