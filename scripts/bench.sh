@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- sip|xmpp|sfu|embed ...]`: performance figures (not tests). Needs the same
+# `npm run bench [-- sip|xmpp|sfu|embed|nodes ...]`: performance figures (not tests). Needs the same
 # packages as the tests, plus ffmpeg (it replays a VP8/Opus clip as RTP into the SFU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,13 +8,14 @@ bash scripts/setup.sh --test
 apt_install ffmpeg python3
 ulimit -n 65536 2>/dev/null || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sip xmpp sfu embed)
+[ ${#parts[@]} -eq 0 ] && parts=(sip xmpp sfu embed nodes)
 for part in "${parts[@]}"; do
   case "$part" in
     sip) bash scripts/isolated.sh npx tsx bench/sip/sipBench.ts ;;
     xmpp) bash scripts/isolated.sh npx tsx bench/xmpp/xmppBench.ts ;;
     sfu) bash scripts/isolated.sh npx tsx bench/sfu/sfuBench.ts ;;
     embed) bash scripts/isolated.sh npx tsx bench/embed/embedBench.ts ;;
-    *) echo "unknown benchmark '$part' (use sip, xmpp, sfu or embed)" >&2; exit 2 ;;
+    nodes) bash scripts/isolated.sh npx tsx bench/nodes/nodesBench.ts ;;
+    *) echo "unknown benchmark '$part' (use sip, xmpp, sfu, embed or nodes)" >&2; exit 2 ;;
   esac
 done

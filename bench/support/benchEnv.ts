@@ -140,6 +140,21 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** CPU seconds of a process and all its descendants (a PARLEY_NODES primary and its nodes). */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  try {
+    total = cpuSeconds(pid);
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const child of children ? children.split(' ') : []) total += treeCpuSeconds(Number(child));
+    }
+  } catch {
+    // the process ended meanwhile
+  }
+  return total;
+}
+
 export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

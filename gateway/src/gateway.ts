@@ -305,7 +305,12 @@ export class Gateway {
       sfu_connections: this.sfu?.connectionCount ?? 0,
       sfu_consumers: this.sfu?.pool.totals().consumers ?? 0,
       sfu_producers: this.sfu?.pool.totals().producers ?? 0,
-    }));
+    }),
+      {
+        database: () => this.storage.db.get('SELECT 1 AS ok'),
+        ...(this.#redis && { redis: () => this.#redis!.ping() }),
+      },
+    );
     this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
     this.http.onUpgrade('/xmpp', (req, socket, head) => this.xmppListeners.handleUpgrade(req, socket, head));
     this.http.onPrefix('/http-bind', (req, res) => this.xmppListeners.handleBosh(req, res));
