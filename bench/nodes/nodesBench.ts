@@ -1,7 +1,8 @@
 /**
- * Several gateway nodes (`npm run bench -- nodes`): the XMPP login and message figures of one
- * gateway process against the same load on `PARLEY_NODES=2` (two nodes sharing one port, the
- * cluster module spreading connections, Redis between them), measured in the same run on one
+ * Several gateway nodes (`npm run bench -- nodes`): XMPP logins/s, messages/s (TCP, WebSocket),
+ * presence fan-out, SIP digest REGISTER/s and the memory of 5,000 idle sessions, on one gateway
+ * process against the same load on `PARLEY_NODES=2` (two nodes sharing one port, the cluster
+ * module spreading connections, Redis between them), measured in the same run on one
  * PostgreSQL 15 (fsync on) and one redis-server — so the ratios, not the absolute figures, are
  * what to read (FIELD-NOTES: this machine's speed drifts from day to day).
  *
@@ -22,8 +23,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { startPostgresServer, type PostgresServer } from '../../server-common/test-support/postgresServer.js';
 import { startRedisServer, type RedisServer } from '../../server-common/test-support/redisServer.js';
-import { benchDatabase, startBenchGateway, treeCpuSeconds, type BenchGateway, type BenchRow } from '../support/benchEnv.js';
-import { messages, PAIRS, prepareRosters, primeClients, sessionsPerSecond, USERS } from '../xmpp/xmppScenarios.js';
+import { SCENARIOS } from '../../gateway/test-support/sipp.js';
+import { BENCH_PASSWORD, benchDatabase, startBenchGateway, treeCpuSeconds, treePssMb, type BenchGateway, type BenchRow } from '../support/benchEnv.js';
+import { sipp } from '../sip/sippRunner.js';
+import { fanout, FANOUT, messages, PAIRS, prepareRosters, primeClients, sessionsPerSecond, USERS } from '../xmpp/xmppScenarios.js';
+
+const IDLE = 5000;
 
 type Setup = '1 node' | '1 node + Redis' | '2 nodes' | '2 nodes, OS balancing';
 const SETUPS: Setup[] = ['1 node', '1 node + Redis', '2 nodes', '2 nodes, OS balancing'];
@@ -34,8 +39,29 @@ async function metric(gw: BenchGateway, name: string): Promise<number> {
   return Number(new RegExp(`^parley_${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 }
 
+/** Digest REGISTER/s over one TCP connection per registration (so they spread over the nodes). */
+async function registers(gw: BenchGateway, cpu: () => number): Promise<BenchRow> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-nodes-sipp-'));
+  try {
+    const csv = ['SEQUENTIAL', ...Array.from({ length: USERS }, (_, i) => `u${i};[authentication username=u${i} password=${BENCH_PASSWORD}];localhost;127.0.0.1:5999`)].join('\n');
+    fs.writeFileSync(path.join(work, 'users.csv'), csv + '\n');
+    const args = (n: number) => [`127.0.0.1:${gw.sipPort}`, '-t', 'tn', '-sf', path.join(SCENARIOS, 'register.xml'), '-inf', 'users.csv', '-m', String(n), '-r', '50000', '-l', '200', '-max_socket', '4000'];
+    await sipp(args(1000), work).done; // warm-up
+    const cpu0 = cpu();
+    const run = await sipp(args(USERS), work).done;
+    const used = cpu() - cpu0;
+    return [
+      `SIP REGISTER/s, digest, ${USERS} users, a TCP connection each`,
+      `${run.rate.toFixed(0)}  (${run.successful} ok, ${run.failed} failed, ${((used / Math.max(1, run.successful)) * 1e6).toFixed(0)} µs gateway CPU each)`,
+      run.rate,
+    ];
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 async function measure(setup: Setup, postgres: PostgresServer, redis: RedisServer): Promise<BenchRow[]> {
-  const env: Record<string, string> = { PARLEY_XMPP_RATE_STANZAS_PER_SECOND: '0', PARLEY_XMPP_MAX_SESSIONS_PER_USER: '20' };
+  const env: Record<string, string> = { PARLEY_XMPP_RATE_STANZAS_PER_SECOND: '0', PARLEY_XMPP_MAX_SESSIONS_PER_USER: '20', PARLEY_SIP_RATE_PER_IP: '0' };
   if (setup !== '1 node') env.REDIS_URL = redis.url;
   if (setup.startsWith('2 nodes')) env.PARLEY_NODES = '2';
   // Node's cluster module: the primary accepts and hands each connection on in turn (default),
@@ -43,20 +69,37 @@ async function measure(setup: Setup, postgres: PostgresServer, redis: RedisServe
   if (setup === '2 nodes, OS balancing') env.NODE_CLUSTER_SCHED_POLICY = 'none';
   const gw = await startBenchGateway(USERS, env, prepareRosters, [], { kind: 'postgres', serverUrl: postgres.url });
   const cpu = () => treeCpuSeconds(gw.pid);
+  const twoNodes = setup.startsWith('2 nodes');
   const rows: BenchRow[] = [];
   try {
-    if (setup.startsWith('2 nodes')) {
+    if (twoNodes) {
       // Both nodes up and aware of each other before the load starts.
       for (let i = 0; i < 100 && (await metric(gw, 'gateway_nodes').catch(() => NaN)) !== 2; i++) await new Promise((r) => setTimeout(r, 200));
     }
-    const logins = await sessionsPerSecond(gw, 'tcp', 5000, 2000, cpu);
-    rows.push(['XMPP logins/s, SCRAM-SHA-1 over TCP (100 in flight)', `${logins.rate.toFixed(0)}  (${logins.cpuMsEach.toFixed(2)} ms gateway CPU each)`, logins.rate]);
-    const m = await messages(gw, 'tcp', cpu);
-    rows.push([
-      `XMPP messages/s, ${PAIRS} pairs, 1 in flight each, MAM on`,
-      `${m.rate.toFixed(0)}  p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, lost ${m.lost} of ${m.sent}, ${m.cpuUsEach.toFixed(0)} µs gateway CPU each`,
-      m.rate,
-    ]);
+    let spread = '';
+    const logins = await sessionsPerSecond(gw, 'tcp', 5000, 2000, cpu, async () => {
+      if (!twoNodes) return;
+      // Any node's /metrics tells its own sessions and the other's (its mirror).
+      spread = `, sessions per node ${await metric(gw, 'xmpp_sessions')} + ${await metric(gw, 'xmpp_remote_sessions')}`;
+    });
+    rows.push(['XMPP logins/s, SCRAM-SHA-1 over TCP (100 in flight)', `${logins.rate.toFixed(0)}  (${logins.cpuMsEach.toFixed(2)} ms gateway CPU each${spread})`, logins.rate]);
+    for (const transport of ['tcp', 'ws'] as const) {
+      const m = await messages(gw, transport, cpu);
+      rows.push([
+        `XMPP messages/s, ${PAIRS} pairs, 1 in flight each, MAM on (${transport.toUpperCase()})`,
+        `${m.rate.toFixed(0)}  p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms, lost ${m.lost} of ${m.sent}, ${m.cpuUsEach.toFixed(0)} µs gateway CPU each`,
+        m.rate,
+      ]);
+    }
+    const f = await fanout(gw);
+    rows.push([`XMPP presence fan-out to ${FANOUT} contacts`, `p50 ${f.p50.toFixed(1)} ms, max ${f.max.toFixed(1)} ms`]);
+    rows.push(await registers(gw, cpu));
+    const before = treePssMb(gw.pid);
+    await sessionsPerSecond(gw, 'tcp', 3000, IDLE, cpu, async () => {
+      await new Promise((r) => setTimeout(r, 5000)); // login garbage collected
+      const after = treePssMb(gw.pid);
+      rows.push([`PSS of the gateway process tree, ${IDLE} idle XMPP sessions`, `${after.toFixed(0)} MB (${before.toFixed(0)} MB before them)`]);
+    });
   } finally {
     gw.stop();
     await new Promise((r) => setTimeout(r, 2000)); // its nodes gone before the next setup starts

@@ -8,7 +8,7 @@
  * Throughput runs are closed-loop: sipp keeps a fixed number of transactions in flight and
  * starts the next as soon as one finishes, so the rate is what the gateway sustains.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { SCENARIOS } from '../../gateway/test-support/sipp.js';
 import { createLogger } from '../../server-common/logger.js';
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 import { createDatabase } from '../../server-common/test-support/postgresServer.js';
+import { sipp } from './sippRunner.js';
 import {
   BENCH_PASSWORD as PASSWORD,
   benchDatabase,
@@ -31,32 +32,6 @@ import {
 } from '../support/benchEnv.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
-
-interface SippRun {
-  successful: number;
-  failed: number;
-  /** sipp's cumulative call rate (successful calls per second over the whole run). */
-  rate: number;
-  output: string;
-}
-
-function sipp(args: string[], cwd: string): { proc: ChildProcess; done: Promise<SippRun> } {
-  const proc = spawn('sipp', [...args, '-i', '127.0.0.1', '-nostdin', '-timeout', '180s'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const done = new Promise<SippRun>((resolve) =>
-    proc.on('close', () => {
-      const num = (label: string) => Number(new RegExp(`${label}\\s*\\|\\s*\\d+\\s*\\|\\s*(\\d+)`).exec(out)?.[1] ?? 0);
-      const rate = Number(/Call Rate\s*\|[^|]*\|\s*([\d.]+) cps/.exec(out)?.[1] ?? NaN);
-      resolve({ successful: num('Successful call'), failed: num('Failed call'), rate, output: out });
-    }),
-  );
-  return { proc, done };
-}
-
-
-
 
 /** Every figure, on one gateway whose records are on `store`. */
 async function measure(store: BenchStore): Promise<BenchRow[]> {

@@ -102,6 +102,10 @@ export async function startBenchGateway(
       PARLEY_HTTP_HOST: '127.0.0.1',
       PARLEY_XMPP_HOST: '127.0.0.1',
       PARLEY_LOG_LEVEL: 'warn',
+      // Conference media on loopback, on ports the system picks (a fixed one may be held by one of
+      // the thousands of client sockets a SIP load opens).
+      PARLEY_SFU_LISTEN_IP: '127.0.0.1',
+      PARLEY_SFU_RTC_PORT: '0',
       ...storeEnv,
       ...env,
     },
@@ -140,19 +144,44 @@ export function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-/** CPU seconds of a process and all its descendants (a PARLEY_NODES primary and its nodes). */
-export function treeCpuSeconds(pid: number): number {
-  let total = 0;
+/** A process and all its descendants (a PARLEY_NODES primary, its nodes, their SFU workers). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
   try {
-    total = cpuSeconds(pid);
     for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
       const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-      for (const child of children ? children.split(' ') : []) total += treeCpuSeconds(Number(child));
+      for (const child of children ? children.split(' ') : []) out.push(...processTree(Number(child)));
     }
   } catch {
     // the process ended meanwhile
   }
+  return out;
+}
+
+/** CPU seconds of a process and all its descendants. */
+export function treeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
+    try {
+      total += cpuSeconds(p);
+    } catch {
+      // ended meanwhile
+    }
+  }
   return total;
+}
+
+/** Proportional set size of a process tree in MB (shared pages split among those sharing them). */
+export function treePssMb(pid: number): number {
+  let kib = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kib += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return kib / 1024;
 }
 
 export function percentile(sorted: number[], p: number): number {

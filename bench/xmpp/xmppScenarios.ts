@@ -47,7 +47,15 @@ export async function login(gw: BenchGateway, transport: 'tcp' | 'ws', user: num
 }
 
 /** `cpu` reads the gateway's CPU seconds (all its processes, when there are several). */
-export async function sessionsPerSecond(gw: BenchGateway, transport: 'tcp' | 'ws', first: number, n: number, cpu: () => number = () => cpuSeconds(gw.pid)): Promise<{ rate: number; cpuMsEach: number }> {
+export async function sessionsPerSecond(
+  gw: BenchGateway,
+  transport: 'tcp' | 'ws',
+  first: number,
+  n: number,
+  cpu: () => number = () => cpuSeconds(gw.pid),
+  /** Runs while all `n` sessions are open. */
+  whileOpen?: () => Promise<void>,
+): Promise<{ rate: number; cpuMsEach: number }> {
   const clients: LoadClient[] = [];
   // Warm the client's salted-password cache and the server's JIT outside the measurement.
   await pool(200, 50, async (i) => void (await login(gw, transport, first + i, 'warm')).close());
@@ -60,6 +68,7 @@ export async function sessionsPerSecond(gw: BenchGateway, transport: 'tcp' | 'ws
   });
   const seconds = (performance.now() - t0) / 1000;
   const used = cpu() - cpu0;
+  await whileOpen?.();
   for (const c of clients) c.close();
   return { rate: n / seconds, cpuMsEach: (used / n) * 1000 };
 }

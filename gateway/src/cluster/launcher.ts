@@ -24,8 +24,8 @@ import path from 'node:path';
 import type { Logger } from '../../../server-common/logger.js';
 import type { GatewayConfig } from '../config.js';
 import { loadTlsContext } from '../xmpp/transport/tlsCredentials.js';
+import { restartBackoff } from './restartBackoff.js';
 
-const RESTART_DELAY_MS = 500;
 const SFU_MAIN = path.resolve(import.meta.dirname, '../../../sfu/src/main.js');
 
 /** Why PARLEY_NODES cannot run with this configuration, or undefined when it can. */
@@ -49,7 +49,9 @@ export async function runNodes(config: GatewayConfig, logger: Logger): Promise<v
     const sfuPort = await freeLoopbackPort();
     const secret = config.conferences.sfuSecret ?? crypto.randomBytes(32).toString('base64url');
     Object.assign(shared, { PARLEY_SFU_EMBEDDED: 'false', PARLEY_SFU_SECRET: secret, PARLEY_SFU_UPSTREAM: `http://127.0.0.1:${sfuPort}` });
+    const sfuRestarts = restartBackoff();
     startSfu = () => {
+      sfuRestarts.started();
       sfu = fork(SFU_MAIN, [], {
         env: {
           ...process.env,
@@ -62,15 +64,18 @@ export async function runNodes(config: GatewayConfig, logger: Logger): Promise<v
       });
       sfu.on('exit', (code, signal) => {
         if (stopping) return;
-        logger.error({ code, signal }, 'the SFU node exited; starting it again');
-        setTimeout(() => startSfu?.(), RESTART_DELAY_MS).unref();
+        const delayMs = sfuRestarts.nextDelayMs();
+        logger.error({ code, signal, inMs: delayMs }, 'the SFU node exited; starting it again');
+        setTimeout(() => startSfu?.(), delayMs).unref();
       });
     };
     startSfu();
   }
 
   const workers = new Map<Worker, number>();
+  const nodeRestarts = Array.from({ length: config.nodes }, () => restartBackoff());
   const startNode = (index: number) => {
+    nodeRestarts[index]!.started();
     const worker = cluster.fork({
       ...shared,
       PARLEY_NODE_ID: `${base}-${index}`,
@@ -84,8 +89,9 @@ export async function runNodes(config: GatewayConfig, logger: Logger): Promise<v
     const index = workers.get(worker);
     workers.delete(worker);
     if (stopping || index === undefined) return;
-    logger.error({ node: `${base}-${index}`, code, signal }, 'a gateway node exited; starting it again');
-    setTimeout(() => startNode(index), RESTART_DELAY_MS).unref();
+    const delayMs = nodeRestarts[index]!.nextDelayMs();
+    logger.error({ node: `${base}-${index}`, code, signal, inMs: delayMs }, 'a gateway node exited; starting it again');
+    setTimeout(() => startNode(index), delayMs).unref();
   });
   for (let i = 0; i < config.nodes; i++) startNode(i);
   logger.info({ nodes: config.nodes, sfu: Boolean(sfu) }, 'gateway nodes started');
