@@ -4,7 +4,8 @@
  * alice's browser is on node 1, everyone else's on node 2. Calls with media, chat both ways,
  * presence, a group chat and a meeting all cross the nodes. Then node 1 is killed (SIGKILL):
  * alice's page comes back by itself through the proxy, on node 2, reachable for calls and chat;
- * the others see her go and come back; what was sent to her meanwhile arrives; and a call
+ * the others see her go and come back; what was sent to her, and what she wrote, meanwhile
+ * arrives; and a call
  * between two people on node 2 goes on as if nothing happened.
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
@@ -208,8 +209,11 @@ test('kill -9 of node 1: alice is back by herself within seconds, reachable for 
 
   await node1.stop('SIGKILL');
   const killedAt = Date.now();
-  // Sent while alice's server is dead and before anyone has noticed.
+  // Sent while alice's server is dead and before anyone has noticed — to her, and by her.
   await say(carol, 'sent while your server was down');
+  await chats(alice);
+  await openChat(alice, 'carol');
+  await say(alice, 'written while my server was down');
 
   // alice's page notices, then comes back through the proxy (now on node 2) without a click.
   await expect(alice.getByTestId('registration')).not.toHaveText('Ready for calls', { timeout: 15_000 });
@@ -226,9 +230,10 @@ test('kill -9 of node 1: alice is back by herself within seconds, reachable for 
   await expect(contact(alice, 'bob').getByTestId('contact-status')).toHaveText('In a call');
   await expect(contact(carol, 'alice').getByTestId('contact-status')).toHaveText('Available');
 
-  // What carol sent during the outage reached her.
+  // What carol sent during the outage reached her, and what she wrote reached carol.
   await openChat(alice, 'carol');
   await expect(alice.getByText('sent while your server was down')).toBeVisible();
+  await expect(carol.getByText('written while my server was down')).toBeVisible();
   await say(alice, 'got it, I am back');
   await expect(carol.getByText('got it, I am back')).toBeVisible();
 

@@ -187,6 +187,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
         this.#everConnected = true;
         this.#set({ status: 'online', statusDetail: undefined, transport: this.#transport });
         if (!resumed) void this.#onSessionStart();
+        else this.#flushOutbox();
       } else if (status === S.AUTHFAIL) {
         this.#set({ status: 'failed', statusDetail: 'Chat sign-in failed; sign in to Parley again.' });
         this.#stopped = true;
@@ -233,6 +234,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     void this.#discoverUpload();
     for (const room of Object.values(this.#state.rooms)) if (room.joined || this.#savedRooms().includes(room.jid)) this.joinRoom(room.jid, room.name);
     for (const jid of this.#savedRooms()) if (!this.#state.rooms[jid]) this.joinRoom(jid);
+    // After the rooms are joined again, so group messages written meanwhile are accepted.
+    this.#flushOutbox();
     void conn;
   }
 
@@ -311,9 +314,28 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       m.c('markable', { xmlns: NS.markers }).up();
       m.c('active', { xmlns: NS.chatStates }).up();
     }
-    this.#conn?.send(m);
+    this.#sendWritten(m.tree());
     window.clearTimeout(this.#typingTimers.get(to));
     if (kind === 'chat') this.#addMessage(to, { key: id, id, from: bare(this.#state.me.jid), body, stamp: Date.now(), direction: 'out', file });
+  }
+
+  /** What the user wrote while the connection was down, in order: sent once it is back. */
+  #outbox: Element[] = [];
+
+  #sendWritten(stanza: Element): void {
+    if (this.#conn && this.#state.status === 'online') {
+      try {
+        this.#conn.send(stanza);
+        return;
+      } catch {
+        // the connection died under us: the next one sends it
+      }
+    }
+    this.#outbox.push(stanza);
+  }
+
+  #flushOutbox(): void {
+    for (const stanza of this.#outbox.splice(0)) this.#conn?.send(stanza);
   }
 
   /** Call on every keystroke in the composer: sends composing, then paused after 5 s. */
