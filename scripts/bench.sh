@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- sip|xmpp|sfu|embed|nodes ...]`: performance figures (not tests). Needs the same
+# `npm run bench [-- sip|xmpp|sfu|embed|nodes|reference ...]`: performance figures (not tests). Needs the same
 # packages as the tests, plus ffmpeg (it replays a VP8/Opus clip as RTP into the SFU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ bash scripts/setup.sh --test
 apt_install ffmpeg python3
 ulimit -n 65536 2>/dev/null || true
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(sip xmpp sfu embed nodes)
+[ ${#parts[@]} -eq 0 ] && parts=(sip xmpp sfu embed nodes reference)
 for part in "${parts[@]}"; do
   case "$part" in
     sip) bash scripts/isolated.sh npx tsx bench/sip/sipBench.ts ;;
@@ -16,6 +16,9 @@ for part in "${parts[@]}"; do
     sfu) bash scripts/isolated.sh npx tsx bench/sfu/sfuBench.ts ;;
     embed) bash scripts/isolated.sh npx tsx bench/embed/embedBench.ts ;;
     nodes) bash scripts/isolated.sh npx tsx bench/nodes/nodesBench.ts ;;
-    *) echo "unknown benchmark '$part' (use sip, xmpp, sfu, embed or nodes)" >&2; exit 2 ;;
+    reference)
+      apt_install kamailio kamailio-sqlite-modules
+      bash scripts/isolated.sh npx tsx bench/reference/referenceBench.ts ;;
+    *) echo "unknown benchmark '$part' (use sip, xmpp, sfu, embed, nodes or reference)" >&2; exit 2 ;;
   esac
 done
