@@ -68,7 +68,7 @@ async function kamailio(): Promise<Figures> {
   const db = kamailioDatabase(dir);
   const proc = spawn(
     'kamailio',
-    ['-f', path.join(ROOT, 'bench/reference/kamailio.cfg'), '-D', '-E', '-w', dir, '-P', path.join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-A', `DBURL="sqlite:///${db}"`],
+    ['-f', path.join(ROOT, 'bench/reference/kamailio.cfg'), '-DD', '-E', '-m', '256', '-w', dir, '-P', path.join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-A', `DBURL="sqlite:///${db}"`],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
