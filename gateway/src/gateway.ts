@@ -310,6 +310,7 @@ export class Gateway {
         database: () => this.storage.db.get('SELECT 1 AS ok'),
         ...(this.#redis && { redis: () => this.#redis!.ping() }),
       },
+      this.nodes?.id,
     );
     this.http.onUpgrade('/sip', (req, socket, head) => this.sip.transport.handleUpgrade(req, socket, head));
     this.http.onUpgrade('/xmpp', (req, socket, head) => this.xmppListeners.handleUpgrade(req, socket, head));

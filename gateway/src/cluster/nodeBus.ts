@@ -111,8 +111,9 @@ export class NodeBus<E> extends TypedEmitter<NodeBusEvents<E>> {
     try {
       await redis.rename(inbox, taken);
     } catch {
-      await redis.del(`${inbox}:read`).catch(() => undefined);
-      return 0; // no such inbox (nothing was left, or another node took it)
+      // No such inbox: nothing was left, or another node took it (and reads its `:read` mark
+      // now, so it is left alone; a stale mark is older than any entry written after it).
+      return 0;
     }
     let count = 0;
     try {

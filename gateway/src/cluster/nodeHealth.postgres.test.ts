@@ -26,7 +26,7 @@ describe('a gateway node’s health', () => {
   it('is ready while its database and Redis answer, and 503 naming Redis once Redis is gone', async () => {
     const ok = await fetch(`${node.url}/healthz`);
     expect(ok.status).toBe(200);
-    expect(((await ok.json()) as { status: string }).status).toBe('ok');
+    expect(await ok.json()).toMatchObject({ status: 'ok', node: 'health-a' });
 
     await redis.stop();
     const down = await fetch(`${node.url}/healthz`);

@@ -5,6 +5,7 @@
  * Redis and PostgreSQL it refuses to start and says what is missing.
  */
 import { spawnSync } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -30,6 +31,19 @@ async function liveNodes(): Promise<GatewayNodeInfo[]> {
   return values.filter((v): v is string => Boolean(v)).map((v) => JSON.parse(v) as GatewayNodeInfo);
 }
 
+/** Which node answers /healthz on a new connection (fetch would reuse one, always the same node). */
+function healthzNode(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve((JSON.parse(body) as { node?: string }).node));
+      })
+      .on('error', () => resolve(undefined));
+  });
+}
+
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -49,8 +63,14 @@ describe.skipIf(!hasSipp())('PARLEY_NODES=2 on one machine', () => {
     });
     await gw.start();
     for (const u of ['alice', 'bob']) gw.addUser(u, PASSWORD);
-    // Both nodes have announced themselves (the HTTP port answers as soon as one has).
-    for (let i = 0; i < 150 && (await liveNodes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    // Both nodes serve: a node opens its HTTP port last (after XMPP, which waits for the other
+    // nodes' sessions), and /healthz says which node answered.
+    const answered = new Set<string>();
+    for (let i = 0; i < 300 && answered.size < 2; i++) {
+      const node = await healthzNode(gw.httpPort);
+      if (node) answered.add(node);
+      if (answered.size < 2) await new Promise((r) => setTimeout(r, 50));
+    }
   }, 60_000);
 
   afterAll(async () => {

@@ -16,7 +16,8 @@ export type StoreCheck = () => Promise<unknown>;
 /** How long a store may take to answer a health check before the node is reported not ready. */
 export const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
-export function registerHealthApi(router: Router, version: string, metrics: MetricsSource, stores: Record<string, StoreCheck> = {}): void {
+/** `node`: this gateway node's id when there are several (so one can tell which answered behind a balancer). */
+export function registerHealthApi(router: Router, version: string, metrics: MetricsSource, stores: Record<string, StoreCheck> = {}, node?: string): void {
   const startedAt = Date.now();
   router.add('GET', '/healthz', async (_req, res) => {
     const failing: string[] = [];
@@ -35,9 +36,9 @@ export function registerHealthApi(router: Router, version: string, metrics: Metr
     );
     const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
     if (failing.length) {
-      return sendJson(res, 503, { status: 'unavailable', version, uptimeSeconds, error: { code: 'store_unavailable', message: `Not ready: ${failing.sort().join(' and ')} did not answer` } });
+      return sendJson(res, 503, { status: 'unavailable', version, uptimeSeconds, node, error: { code: 'store_unavailable', message: `Not ready: ${failing.sort().join(' and ')} did not answer` } });
     }
-    sendJson(res, 200, { status: 'ok', version, uptimeSeconds });
+    sendJson(res, 200, { status: 'ok', version, uptimeSeconds, node });
   });
   router.add('GET', '/metrics', async (_req, res) => {
     const values = await metrics();
