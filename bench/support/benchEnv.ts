@@ -158,12 +158,12 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds of a process and all its descendants. */
-export function treeCpuSeconds(pid: number): number {
+/** `read` summed over a process and all its descendants (one that ends meanwhile counts 0). */
+function sumOverTree(pid: number, read: (pid: number) => number): number {
   let total = 0;
   for (const p of processTree(pid)) {
     try {
-      total += cpuSeconds(p);
+      total += read(p);
     } catch {
       // ended meanwhile
     }
@@ -171,17 +171,15 @@ export function treeCpuSeconds(pid: number): number {
   return total;
 }
 
+/** CPU seconds of a process and all its descendants. */
+export function treeCpuSeconds(pid: number): number {
+  return sumOverTree(pid, cpuSeconds);
+}
+
 /** Proportional set size of a process tree in MB (shared pages split among those sharing them). */
 export function treePssMb(pid: number): number {
-  let kib = 0;
-  for (const p of processTree(pid)) {
-    try {
-      kib += Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return kib / 1024;
+  const pssKiB = (p: number) => Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  return sumOverTree(pid, pssKiB) / 1024;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -4,6 +4,7 @@
  * carries the stanza there.
  */
 import type { Element } from 'ltx';
+import { AckHolds } from '../session/ackHolds.js';
 import type { SessionRef } from '../router/xmppContext.js';
 
 export interface RemoteSessionLink {
@@ -16,7 +17,7 @@ export class RemoteSession implements SessionRef {
   readonly bareJid: string;
   state: 'bound' | 'hibernating' = 'bound';
   /** Writes the stanza being handled here (forwarded from its node) must wait for. */
-  #holds: Array<Promise<unknown>> | undefined;
+  readonly #holds = new AckHolds();
 
   constructor(
     readonly node: string,
@@ -37,19 +38,12 @@ export class RemoteSession implements SessionRef {
   }
 
   holdAck(write: Promise<unknown>): void {
-    write.catch(() => undefined);
-    this.#holds?.push(write);
+    this.#holds.add(write);
   }
 
   /** Runs a handler for a stanza this session's node forwarded; returns the writes it held. */
-  collectHolds(handle: () => void | Promise<void>): { handled: void | Promise<void>; holds: Array<Promise<unknown>> } {
-    const holds: Array<Promise<unknown>> = [];
-    this.#holds = holds;
-    try {
-      return { handled: handle(), holds };
-    } finally {
-      this.#holds = undefined;
-    }
+  collectHolds(handle: () => void | Promise<void>): ReturnType<AckHolds['collect']> {
+    return this.#holds.collect(handle);
   }
 
   endHibernation(): void {

@@ -17,6 +17,7 @@ import { Jid } from '../core/jid.js';
 import { NS } from '../../../../contracts/xmpp/namespaces.js';
 import { child, el, stanzaError, StreamError, streamErrorElement, textOf } from '../core/xml.js';
 import type { StreamReceiver, StreamTransport } from '../transport/streamTransport.js';
+import { AckHolds } from './ackHolds.js';
 import { PlainServer, ScramServer, type SaslMechanism, type SaslStep, type XmppAuthenticator } from './sasl.js';
 import { StreamManagement } from './streamManagement.js';
 
@@ -61,7 +62,7 @@ export class C2SSession implements StreamReceiver {
   /** Settles when the last stanza received so far has been counted (its writes committed). */
   #counted: Promise<void> = Promise.resolve();
   /** Writes the stanza being handled waits for before it counts as received. */
-  #holds: Array<Promise<unknown>> = [];
+  readonly #holds = new AckHolds();
   readonly #rate: RateLimiter;
   readonly #host: SessionHost;
   readonly #log: Logger;
@@ -104,24 +105,15 @@ export class C2SSession implements StreamReceiver {
    * handler's promise settles.
    */
   holdAck(write: Promise<unknown>): void {
-    // Rejections are handled where the holds are awaited; this keeps them from being reported unhandled.
-    write.catch(() => undefined);
-    this.#holds.push(write);
+    this.#holds.add(write);
   }
 
   /**
    * Runs a handler outside the stanza loop (a room stanza handled again after its home node
    * died); returns the writes it held, which the caller waits for instead.
    */
-  collectHolds(handle: () => void | Promise<void>): { handled: void | Promise<void>; holds: Array<Promise<unknown>> } {
-    const previous = this.#holds;
-    const holds: Array<Promise<unknown>> = [];
-    this.#holds = holds;
-    try {
-      return { handled: handle(), holds };
-    } finally {
-      this.#holds = previous;
-    }
+  collectHolds(handle: () => void | Promise<void>): ReturnType<AckHolds['collect']> {
+    return this.#holds.collect(handle);
   }
 
   /** Ends the session with a stream error (or gracefully). */
@@ -190,7 +182,7 @@ export class C2SSession implements StreamReceiver {
     const holds: Array<Promise<unknown>> = [];
     const handled = this.#routing.then(() => {
       if (this.state === 'closed') return;
-      this.#holds = holds;
+      this.#holds.begin(holds);
       return this.#host.route(this, stanza);
     });
     this.#routing = handled.catch((err: unknown) => this.#log.error({ err }, 'XMPP stanza handling failed'));
