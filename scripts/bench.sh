@@ -17,7 +17,11 @@ for part in "${parts[@]}"; do
     embed) bash scripts/isolated.sh npx tsx bench/embed/embedBench.ts ;;
     nodes) bash scripts/isolated.sh npx tsx bench/nodes/nodesBench.ts ;;
     reference)
-      apt_install kamailio kamailio-sqlite-modules
+      had_ejabberd=$(dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -c 'install ok installed' || true)
+      apt_install kamailio kamailio-sqlite-modules ejabberd erlang-p1-pgsql
+      # The package starts a system ejabberd on 5222/5280 (Parley's XMPP port); the bench runs its
+      # own, so one it installed is stopped and not started at boot.
+      [ "$had_ejabberd" = 0 ] && { as_root systemctl disable --now ejabberd 2>/dev/null || as_root service ejabberd stop 2>/dev/null || true; }
       bash scripts/isolated.sh npx tsx bench/reference/referenceBench.ts ;;
     *) echo "unknown benchmark '$part' (use sip, xmpp, sfu, embed, nodes or reference)" >&2; exit 2 ;;
   esac

@@ -5,125 +5,22 @@
  *     memory, 4 children, HA1 in SQLite) against one Parley gateway (records on SQLite), with the
  *     same sipp load: digest REGISTER/s for 10,000 users over UDP, then proxied calls/s (INVITE
  *     with its 407 … BYE), and the memory (PSS of each one's process tree) with 10,000 bindings.
- * With BENCH_ROUNDS=n the two take turns n times and each keeps its best round.
+ *   - XMPP: Debian's ejabberd 23.01 (`bench/reference/ejabberd.yml`: SCRAM keys, rosters and the
+ *     archive in SQLite) against one Parley gateway, with the same load client and the same
+ *     scenarios as `bench/xmpp`: SCRAM-SHA-1 sessions/s over TCP and WebSocket, messages/s
+ *     between 50 pairs (archive on), presence fan-out to 200, PSS with 5,000 sessions open.
+ * With BENCH_ROUNDS=n the two take turns n times and each keeps its best round; BENCH_ONLY=sip
+ * or xmpp runs one half.
  */
-import crypto from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { SCENARIOS } from '../../gateway/test-support/sipp.js';
-import { freeTcpUdpPort } from '../../server-common/test-support/ports.js';
-import { BENCH_PASSWORD, ROOT, startBenchGateway, treeCpuSeconds, treePssMb } from '../support/benchEnv.js';
-import { sipLoad } from '../sip/sippRunner.js';
+import { sipReference } from './sipReference.js';
+import { xmppReference } from './xmppReference.js';
 
-const USERS = 10_000;
-const CALLS = 10_000;
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1) || 1);
-const KAMAILIO_SQL = '/usr/share/kamailio/db_sqlite';
-
-interface Figures {
-  registers: number;
-  registerUs: number;
-  calls: number;
-  callUs: number;
-  pssMb: number;
-  failed: number;
-}
-
-/** A SQLite subscriber table for Kamailio with the same 10,000 users and their HA1. */
-function kamailioDatabase(dir: string): string {
-  const file = path.join(dir, 'kamailio.db');
-  const db = new Database(file);
-  db.exec(fs.readFileSync(path.join(KAMAILIO_SQL, 'standard-create.sql'), 'utf8'));
-  db.exec(fs.readFileSync(path.join(KAMAILIO_SQL, 'auth_db-create.sql'), 'utf8'));
-  const insert = db.prepare("INSERT INTO subscriber (username, domain, ha1) VALUES (?, 'localhost', ?)");
-  db.transaction(() => {
-    for (let i = 0; i < USERS; i++) insert.run(`u${i}`, crypto.createHash('md5').update(`u${i}:localhost:${BENCH_PASSWORD}`).digest('hex'));
-  })();
-  db.close();
-  return file;
-}
-
-async function load(remote: string, cpu: () => number, pss: () => number): Promise<Figures> {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-reference-'));
-  const sip = sipLoad(remote, work, { register: await freeTcpUdpPort(), uac: await freeTcpUdpPort(), uas: await freeTcpUdpPort() }, SCENARIOS);
-  try {
-    sip.prepare(USERS, BENCH_PASSWORD);
-    const reg = await sip.registers(cpu);
-    await new Promise((r) => setTimeout(r, 3000));
-    const pssMb = pss();
-    const calls = await sip.calls(CALLS, 60, cpu);
-    return { registers: reg.run.rate, registerUs: reg.cpuUsEach, calls: calls.run.rate, callUs: calls.cpuUsEach, pssMb, failed: reg.run.failed + calls.run.failed };
-  } finally {
-    sip.stop();
-    fs.rmSync(work, { recursive: true, force: true });
-  }
-}
-
-async function kamailio(): Promise<Figures> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-kamailio-'));
-  const port = await freeTcpUdpPort();
-  const db = kamailioDatabase(dir);
-  const proc = spawn(
-    'kamailio',
-    ['-f', path.join(ROOT, 'bench/reference/kamailio.cfg'), '-DD', '-E', '-m', '256', '-w', dir, '-P', path.join(dir, 'kamailio.pid'), '-l', `udp:127.0.0.1:${port}`, '-A', `DBURL="sqlite:///${db}"`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
-  await new Promise((r) => setTimeout(r, 2000));
-  if (proc.exitCode !== null) throw new Error(`kamailio did not start:\n${err}`);
-  try {
-    return await load(`127.0.0.1:${port}`, () => treeCpuSeconds(proc.pid!), () => treePssMb(proc.pid!));
-  } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.once('exit', r));
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function parley(): Promise<Figures> {
-  const gw = await startBenchGateway(USERS, { PARLEY_SIP_RATE_PER_IP: '0' });
-  try {
-    return await load(`127.0.0.1:${gw.sipPort}`, () => treeCpuSeconds(gw.pid), () => treePssMb(gw.pid));
-  } finally {
-    gw.stop();
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
-function best(rounds: Figures[]): Figures {
-  return rounds.reduce((a, b) => ({
-    registers: Math.max(a.registers, b.registers),
-    registerUs: Math.min(a.registerUs, b.registerUs),
-    calls: Math.max(a.calls, b.calls),
-    callUs: Math.min(a.callUs, b.callUs),
-    pssMb: Math.min(a.pssMb, b.pssMb),
-    failed: Math.max(a.failed, b.failed),
-  }));
-}
+const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
-  if (spawnSync('kamailio', ['-v'], { stdio: 'ignore' }).status !== 0) throw new Error('kamailio is not installed (apt install kamailio kamailio-sqlite-modules)');
-  const k: Figures[] = [];
-  const p: Figures[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    k.push(await kamailio());
-    p.push(await parley());
-  }
-  const [kb, pb] = [best(k), best(p)];
-  const row = (label: string, pv: string, kv: string, ratio: string) => console.log(`  ${label.padEnd(52)} ${pv.padStart(22)} ${kv.padStart(22)} ${ratio.padStart(8)}`);
-  console.log(`\nSIP: Parley (one gateway, SQLite) against Kamailio 5.6 (4 children, usrloc in memory), same sipp load${ROUNDS > 1 ? `, best of ${ROUNDS} rounds taking turns` : ''}`);
-  row('', 'Parley', 'Kamailio', 'ratio');
-  row(`digest REGISTER/s, ${USERS} users, UDP`, `${pb.registers.toFixed(0)} (${pb.registerUs.toFixed(0)} µs CPU)`, `${kb.registers.toFixed(0)} (${kb.registerUs.toFixed(0)} µs CPU)`, `${(pb.registers / kb.registers).toFixed(2)}×`);
-  // A reference that failed calls was held up by timeouts, not by work: no ratio is read from it.
-  const callRatio = kb.failed ? 'n/a' : `${(pb.calls / kb.calls).toFixed(2)}×`;
-  row('proxied calls/s, INVITE+407 … BYE, 60 in flight', `${pb.calls.toFixed(0)} (${pb.callUs.toFixed(0)} µs CPU)`, `${kb.calls.toFixed(0)} (${kb.callUs.toFixed(0)} µs CPU)`, callRatio);
-  row(`PSS of the process tree, ${USERS} bindings`, `${pb.pssMb.toFixed(0)} MB`, `${kb.pssMb.toFixed(0)} MB`, `${(pb.pssMb / kb.pssMb).toFixed(1)}×`);
-  console.log(`  failed transactions: Parley ${pb.failed}, Kamailio ${kb.failed}`);
-  console.log('  targets (issue 12): REGISTER/s ≥ 1.0× Kamailio; memory with 10,000 bindings ≤ 4× Kamailio');
+  if (ONLY !== 'xmpp') await sipReference(ROUNDS);
+  if (ONLY !== 'sip') await xmppReference(ROUNDS);
 }
 
 main().then(

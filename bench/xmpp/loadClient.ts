@@ -166,8 +166,9 @@ export class LoadClient {
     // Established session: pick out message bodies and presences.
     for (;;) {
       const body = /<message([^>]*)>(?:(?!<\/message>).)*?<body>([^<]*)<\/body>.*?<\/message>/s.exec(this.#buf);
-      const receipt = /<message[^>]*>(?:(?!<\/message>).)*?<received xmlns="urn:xmpp:receipts" id="([^"]+)"\/>.*?<\/message>/s.exec(this.#buf);
-      const pres = /<presence[^>]*from="([^"]+)"[^>]*?(?:\/>|>.*?<\/presence>)/s.exec(this.#buf);
+      // Attribute values in either quote (Parley writes "…", ejabberd '…').
+      const receipt = /<message[^>]*>(?:(?!<\/message>).)*?<received xmlns=["']urn:xmpp:receipts["'] id=["']([^"']+)["']\/>.*?<\/message>/s.exec(this.#buf);
+      const pres = /<presence[^>]*from=["']([^"']+)["'][^>]*?(?:\/>|>.*?<\/presence>)/s.exec(this.#buf);
       const next = [body, receipt, pres].filter((x): x is RegExpExecArray => x !== null).sort((x, y) => x.index - y.index)[0];
       if (!next) {
         if (this.#buf.length > 100_000) this.#buf = this.#buf.slice(-10_000);
@@ -176,7 +177,7 @@ export class LoadClient {
       this.#buf = this.#buf.slice(next.index + next[0].length);
       if (next === body) {
         const attrs = next[1];
-        this.onMessage?.(next[2], /from="([^"]+)"/.exec(attrs)?.[1] ?? '', /id="([^"]+)"/.exec(attrs)?.[1]);
+        this.onMessage?.(next[2], /from=["']([^"']+)["']/.exec(attrs)?.[1] ?? '', /\bid=["']([^"']+)["']/.exec(attrs)?.[1]);
       } else if (next === receipt) this.onReceipt?.(next[1]);
       else this.onPresence?.(next[1]);
     }

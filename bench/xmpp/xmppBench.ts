@@ -38,6 +38,6 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
 }
 
 runOnBothStores('XMPP benchmark (one gateway process, load client on loopback)', [
-    'reference on this machine: Prosody 0.12 ~900 sessions/s, ~34 KiB/session, ~9,200 msg/s TCP (~6,400 WS), fan-out ~10 ms',
+    'against a reference server in the same run: `npm run bench -- reference` (ejabberd 23.01, the same load client, ratios)',
     'targets: ≥ 1,500 sessions/s, ≤ 30 KiB per idle session, ≥ 12,000 msg/s TCP, ≥ 8,000 WS, 0 lost, fan-out ≤ 10 ms',
   ], measure);

@@ -4,6 +4,9 @@
  */
 import path from 'node:path';
 import { BENCH_PASSWORD, cpuSeconds, percentile, pool, rssMb, withBenchSqlite, type BenchGateway } from '../support/benchEnv.js';
+
+/** What the scenarios load: a Parley gateway or a reference server (its c2s port, its WebSocket `/xmpp` port, its process). */
+export type XmppTarget = Pick<BenchGateway, 'pid' | 'xmppPort' | 'httpPort'>;
 import { LoadClient, primeSaltedPassword } from './loadClient.js';
 
 export const USERS = 10_000;
@@ -27,28 +30,28 @@ function prepareRostersOn(db: import('better-sqlite3').Database): void {
   scramRows.push(...(db.prepare('SELECT username, scram_sha1 AS scram FROM accounts').all() as typeof scramRows));
   const insert = db.prepare("INSERT OR REPLACE INTO roster (owner, contact, subscription, in_roster) VALUES (?, ?, 'both', 1)");
   db.transaction(() => {
-    for (let k = 0; k < PAIRS; k++) {
-      const a = `u${1000 + 2 * k}`;
-      const b = `u${1001 + 2 * k}`;
-      insert.run(a, `${b}@localhost`);
-      insert.run(b, `${a}@localhost`);
-    }
-    for (let i = 1; i <= FANOUT; i++) {
-      insert.run('u2000', `u${2000 + i}@localhost`);
-      insert.run(`u${2000 + i}`, 'u2000@localhost');
-    }
+    for (const [owner, contact] of rosterItems()) insert.run(owner, contact);
   })();
 }
 
-const portOf = (gw: BenchGateway, transport: 'tcp' | 'ws') => (transport === 'tcp' ? gw.xmppPort : gw.httpPort);
+/** Every roster item the scenarios need, as [owner's user name, contact's bare JID], both directions. */
+export function rosterItems(): Array<[string, string]> {
+  const items: Array<[string, string]> = [];
+  const mutual = (a: string, b: string) => items.push([a, `${b}@localhost`], [b, `${a}@localhost`]);
+  for (let k = 0; k < PAIRS; k++) mutual(`u${1000 + 2 * k}`, `u${1001 + 2 * k}`);
+  for (let i = 1; i <= FANOUT; i++) mutual('u2000', `u${2000 + i}`);
+  return items;
+}
 
-export async function login(gw: BenchGateway, transport: 'tcp' | 'ws', user: number, resource = 'bench'): Promise<LoadClient> {
+const portOf = (gw: XmppTarget, transport: 'tcp' | 'ws') => (transport === 'tcp' ? gw.xmppPort : gw.httpPort);
+
+export async function login(gw: XmppTarget, transport: 'tcp' | 'ws', user: number, resource = 'bench'): Promise<LoadClient> {
   return LoadClient.connect({ transport, port: portOf(gw, transport), username: `u${user}`, password: BENCH_PASSWORD, resource });
 }
 
 /** `cpu` reads the gateway's CPU seconds (all its processes, when there are several). */
 export async function sessionsPerSecond(
-  gw: BenchGateway,
+  gw: XmppTarget,
   transport: 'tcp' | 'ws',
   first: number,
   n: number,
@@ -73,7 +76,7 @@ export async function sessionsPerSecond(
   return { rate: n / seconds, cpuMsEach: (used / n) * 1000 };
 }
 
-export async function idleRss(gw: BenchGateway): Promise<{ perSessionKiB: number; before: number; after: number }> {
+export async function idleRss(gw: XmppTarget): Promise<{ perSessionKiB: number; before: number; after: number }> {
   await new Promise((r) => setTimeout(r, 7000)); // earlier runs' garbage collected (memory reducer)
   const before = rssMb(gw.pid);
   const clients: LoadClient[] = [];
@@ -88,7 +91,7 @@ export async function idleRss(gw: BenchGateway): Promise<{ perSessionKiB: number
   return { perSessionKiB: ((after - before) * 1024) / IDLE_SESSIONS, before, after };
 }
 
-export async function messages(gw: BenchGateway, transport: 'tcp' | 'ws', cpu: () => number = () => cpuSeconds(gw.pid)): Promise<{ rate: number; p50: number; p99: number; lost: number; sent: number; cpuUsEach: number }> {
+export async function messages(gw: XmppTarget, transport: 'tcp' | 'ws', cpu: () => number = () => cpuSeconds(gw.pid)): Promise<{ rate: number; p50: number; p99: number; lost: number; sent: number; cpuUsEach: number }> {
   const pairs: Array<[LoadClient, LoadClient]> = [];
   for (let k = 0; k < PAIRS; k++) {
     const a = await login(gw, transport, 1000 + 2 * k, `m${transport}`);
@@ -131,7 +134,7 @@ export async function messages(gw: BenchGateway, transport: 'tcp' | 'ws', cpu: (
   return { rate: received / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), lost: sent - received, sent, cpuUsEach: (used / Math.max(1, received)) * 1e6 };
 }
 
-export async function fanout(gw: BenchGateway): Promise<{ p50: number; max: number }> {
+export async function fanout(gw: XmppTarget): Promise<{ p50: number; max: number }> {
   const contacts: LoadClient[] = [];
   await pool(FANOUT, 50, async (i) => {
     const c = await login(gw, 'tcp', 2001 + i, 'fan');
