@@ -2,7 +2,7 @@
  * Chat and presence in the browser (strophe.js over WebSocket, and over BOSH for carol),
  * against the real gateway: issue #3's journey.
  */
-import { expect, test } from '@playwright/test';
+import { expect, test, type BrowserContext, type WebSocketRoute } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { openUser, type UserPage } from './support/browser.js';
 import { befriend, contact, openChat, say } from './support/chat.js';
@@ -18,6 +18,8 @@ test.beforeAll(async () => {
   gateway.addUser('alice', PASSWORD, 'Alice Liddell');
   gateway.addUser('bob', PASSWORD, 'Bob Builder');
   gateway.addUser('carol', PASSWORD, 'Carol Danvers');
+  gateway.addUser('dave', PASSWORD, 'Dave Grohl');
+  gateway.addUser('erin', PASSWORD, 'Erin Hannon');
   await gateway.start();
 });
 
@@ -29,8 +31,12 @@ test.afterAll(async () => {
   await gateway.stop();
 });
 
-async function user(browser: import('@playwright/test').Browser, name: string, options: { bosh?: boolean; viewport?: { width: number; height: number } } = {}) {
-  const u = await openUser(browser, gateway.url + (options.bosh ? '/?xmpp=bosh' : ''), name, { signIn: { password: PASSWORD }, viewport: options.viewport });
+async function user(
+  browser: import('@playwright/test').Browser,
+  name: string,
+  options: { bosh?: boolean; viewport?: { width: number; height: number }; prepare?: (context: BrowserContext) => Promise<void> } = {},
+) {
+  const u = await openUser(browser, gateway.url + (options.bosh ? '/?xmpp=bosh' : ''), name, { signIn: { password: PASSWORD }, viewport: options.viewport, prepare: options.prepare });
   opened.push(u);
   await expect(u.page.getByTestId('chat-status')).toHaveCount(0, { timeout: 20_000 }); // chat online
   return u;
@@ -151,4 +157,51 @@ test('contacts see "in a call" while a SIP call is up', async ({ browser }) => {
   await carol.page.screenshot({ path: 'test-results/in-a-call.png' });
   await alice.page.getByRole('button', { name: 'Hang up' }).click();
   await expect(contact(carol.page, 'alice').getByTestId('contact-status')).toHaveText('Available');
+});
+
+test('a contact request names who asks, the "sent" notice goes once accepted, links are clickable and safe, presence is "unknown" while chat is cut off', async ({ browser }) => {
+  // erin's XMPP WebSocket passes through a route the test can cut (and keep cut) like a network drop.
+  let cut = false;
+  const xmppSockets: WebSocketRoute[] = [];
+  const dave = await user(browser, 'dave');
+  const erin = await user(browser, 'erin', {
+    prepare: (context) =>
+      context.routeWebSocket(/\/xmpp$/, (ws) => {
+        if (cut) return void ws.close({ code: 4000, reason: 'network down' });
+        ws.connectToServer();
+        xmppSockets.push(ws);
+      }),
+  });
+
+  await dave.page.getByPlaceholder('Add a contact…').fill('erin');
+  await dave.page.getByRole('button', { name: 'Add', exact: true }).click();
+  const notice = dave.page.getByRole('status').filter({ hasText: 'Contact request sent to erin' });
+  await expect(notice).toBeVisible();
+  // The request says who asks by name (XEP-0172 nick), with the user name beside it.
+  await expect(erin.page.getByTestId('contact-request')).toContainText('Dave Grohl (dave) wants to add you');
+  await erin.page.getByTestId('contact-request').getByRole('button', { name: 'Accept' }).click();
+  await expect(contact(dave.page, 'erin')).toContainText('Erin Hannon');
+  await expect(contact(erin.page, 'dave')).toContainText('Dave Grohl');
+  await expect(notice).toHaveCount(0);
+
+  await openChat(dave.page, 'erin');
+  await openChat(erin.page, 'dave');
+  await say(dave.page, 'the guide: https://example.org/guide. Not this: javascript:alert(1)');
+  const received = erin.page.getByTestId('message').filter({ hasText: 'the guide' });
+  await expect(received).toBeVisible();
+  const links = received.getByRole('link');
+  await expect(links).toHaveCount(1);
+  await expect(links).toHaveText('https://example.org/guide');
+  await expect(links).toHaveAttribute('href', 'https://example.org/guide');
+  await expect(links).toHaveAttribute('target', '_blank');
+  await expect(links).toHaveAttribute('rel', /noopener/);
+  await expect(received).toContainText('Not this: javascript:alert(1)');
+
+  await expect(contact(erin.page, 'dave').getByTestId('contact-status')).toHaveText('Available');
+  cut = true;
+  for (const ws of xmppSockets.splice(0)) await ws.close({ code: 4000, reason: 'network down' });
+  await expect(contact(erin.page, 'dave').getByTestId('contact-status')).toHaveText('Unknown while chat is offline');
+  await expect(erin.page.getByRole('img', { name: 'Unknown while chat is offline' }).first()).toBeVisible();
+  cut = false; // the network is back: the app reconnects by itself and presence is known again
+  await expect(contact(erin.page, 'dave').getByTestId('contact-status')).toHaveText('Available', { timeout: 30_000 });
 });

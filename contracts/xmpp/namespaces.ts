@@ -17,6 +17,8 @@ export const PARLEY_NS = {
 export const IN_CALL_ELEMENT = 'call';
 
 export const NS = {
+  /** XEP-0172 user nickname (a subscription request carries the asker's display name). */
+  nick: 'http://jabber.org/protocol/nick',
   client: 'jabber:client',
   stream: 'http://etherx.jabber.org/streams',
   framing: 'urn:ietf:params:xml:ns:xmpp-framing',

@@ -26,7 +26,13 @@ export async function openUser(
   browser: Browser,
   baseUrl: string,
   name: string,
-  options: { viewport?: { width: number; height: number }; signIn?: { password: string }; cookies?: Record<string, string> } = {},
+  options: {
+    viewport?: { width: number; height: number };
+    signIn?: { password: string };
+    cookies?: Record<string, string>;
+    /** Runs on the new context before the page loads (e.g. `routeWebSocket` to cut a connection later). */
+    prepare?: (context: BrowserContext) => Promise<void>;
+  } = {},
 ): Promise<UserPage> {
   const context = await browser.newContext({
     baseURL: baseUrl,
@@ -37,6 +43,7 @@ export async function openUser(
   const cookies = Object.entries(options.cookies ?? {}).map(([name, value]) => ({ name, value, url: baseUrl }));
   if (cookies.length) await context.addCookies(cookies);
   await context.addInitScript(CAPTURE_PEER_CONNECTIONS);
+  await options.prepare?.(context);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error(`[${name}] page error:`, err.message));
   await page.goto('/');

@@ -84,6 +84,8 @@ export interface ChatState {
   me: { jid: string; show: Show; status: string };
   contacts: Record<string, Contact>;
   requests: string[];
+  /** The names the askers give (XEP-0172 nick), by bare JID. */
+  requestNames: Record<string, string>;
   conversations: Record<string, Conversation>;
   rooms: Record<string, RoomState>;
   invitations: Invitation[];
@@ -270,7 +272,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   addContact(username: string, name?: string): void {
     const jid = username.includes('@') ? username : `${username}@${this.#profile!.user.domain}`;
     void this.#iq($iq({ type: 'set' }).c('query', { xmlns: NS.roster }).c('item', name ? { jid, name } : { jid }));
-    this.#conn?.send($pres({ to: jid, type: 'subscribe' }));
+    this.#conn?.send(this.#subscribeTo(jid));
+  }
+
+  /** A subscription request that says who asks (XEP-0172): the contact's client shows the name. */
+  #subscribeTo(jid: string) {
+    const me = this.#profile!.user;
+    return $pres({ to: jid, type: 'subscribe' }).c('nick', { xmlns: NS.nick }).t(me.displayName || me.username).up();
   }
 
   removeContact(jid: string): void {
@@ -282,8 +290,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const existing = this.#state.contacts[jid];
     if (!existing || (existing.subscription !== 'to' && existing.subscription !== 'both')) {
       // Ask back, so the contact works both ways (as users expect from "accept").
-      if (name) void this.#iq($iq({ type: 'set' }).c('query', { xmlns: NS.roster }).c('item', { jid, name }));
-      this.#conn?.send($pres({ to: jid, type: 'subscribe' }));
+      const named = name ?? this.#state.requestNames[jid];
+      if (named) void this.#iq($iq({ type: 'set' }).c('query', { xmlns: NS.roster }).c('item', { jid, name: named }));
+      this.#conn?.send(this.#subscribeTo(jid));
     }
     this.#set({ requests: this.#state.requests.filter((r) => r !== jid) });
   }
@@ -584,7 +593,12 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       const c = this.#state.contacts[jid];
       // Someone we added ourselves asks back: approve automatically (a mutual contact).
       if (c && (c.ask || c.subscription === 'to' || c.subscription === 'both')) this.#conn?.send($pres({ to: jid, type: 'subscribed' }));
-      else if (!this.#state.requests.includes(jid)) this.#set({ requests: [...this.#state.requests, jid] });
+      else {
+        const nick = text(child(p, 'nick', NS.nick)).trim().slice(0, 100);
+        const requestNames = nick ? { ...this.#state.requestNames, [jid]: nick } : this.#state.requestNames;
+        if (!this.#state.requests.includes(jid)) this.#set({ requests: [...this.#state.requests, jid], requestNames });
+        else if (nick) this.#set({ requestNames });
+      }
       return true;
     }
     if (type === 'subscribed' || type === 'unsubscribed' || type === 'unsubscribe' || type === 'error') return true;
@@ -810,7 +824,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 }
 
 function emptyState(): ChatState {
-  return { status: 'offline', me: { jid: '', show: 'available', status: '' }, contacts: {}, requests: [], conversations: {}, rooms: {}, invitations: [] };
+  return { status: 'offline', me: { jid: '', show: 'available', status: '' }, contacts: {}, requests: [], requestNames: {}, conversations: {}, rooms: {}, invitations: [] };
 }
 
 function fileOf(m: Element, body: string): ChatMessage['file'] {

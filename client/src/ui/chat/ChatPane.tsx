@@ -4,6 +4,7 @@ import { presenceOf, formatSize, type ChatClient, type ChatMessage, type ChatSta
 import { Icon } from '../Icon';
 import { displayName } from './ChatSidebar';
 import { PresenceDot, presenceLabel } from './PresenceDot';
+import { linkParts } from '../../util/links';
 
 interface Props {
   chat: ChatClient;
@@ -113,12 +114,12 @@ export function ChatPane({ chat, state, jid, onBack, onCall, callDisabled }: Pro
             #
           </span>
         ) : (
-          <PresenceDot show={p.show} inCall={p.inCall} />
+          <PresenceDot show={p.show} inCall={p.inCall} unknown={state.status !== 'online'} />
         )}
         <div className="chat-title">
           <h2>{name}</h2>
           <span className="muted small" data-testid="chat-presence">
-            {room ? `${Object.keys(room.occupants).length} here` : contact ? presenceLabel(p.show, p.inCall, p.status) : ''}
+            {room ? `${Object.keys(room.occupants).length} here` : contact ? presenceLabel(p.show, p.inCall, p.status, state.status !== 'online') : ''}
           </span>
         </div>
         <div className="chat-actions">
@@ -256,7 +257,17 @@ function MessageRow({ m, showDay, room }: { m: ChatMessage; showDay: boolean; ro
             </a>
           )
         ) : (
-          <span className="msg-body">{m.body}</span>
+          <span className="msg-body">
+            {linkParts(m.body).map((part, i) =>
+              part.href ? (
+                <a key={i} href={part.href} target="_blank" rel="noopener noreferrer nofollow">
+                  {part.text}
+                </a>
+              ) : (
+                part.text
+              ),
+            )}
+          </span>
         )}
         <span className="msg-meta">
           {time(m.stamp)}

@@ -20,7 +20,7 @@ export function displayName(state: ChatState, jid: string): string {
 export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) {
   const [adding, setAdding] = useState('');
   const [suggestions, setSuggestions] = useState<DirectoryUser[]>([]);
-  const [notice, setNotice] = useState<string>();
+  const [notice, setNotice] = useState<{ jid: string; text: string }>();
   const [newGroup, setNewGroup] = useState(false);
 
   useEffect(() => {
@@ -41,7 +41,8 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
     const u = username.trim().toLowerCase();
     if (!u) return;
     chat.addContact(u, name);
-    setNotice(`Contact request sent to ${name ?? u}. You can chat once they accept.`);
+    const jid = u.includes('@') ? u : `${u}@${domain}`;
+    setNotice({ jid, text: `Contact request sent to ${name ?? u}. You can chat once they accept.` });
     setAdding('');
     setSuggestions([]);
   }
@@ -55,6 +56,10 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
   const contacts = Object.values(state.contacts).sort((a, b) => displayName(state, a.jid).localeCompare(displayName(state, b.jid)));
   const rooms = Object.values(state.rooms);
   const unread = (jid: string) => state.conversations[jid]?.unread ?? 0;
+  // The "request sent" notice lasts while the request is open: gone once they accept.
+  const asked = notice && state.contacts[notice.jid];
+  const disconnected = state.status !== 'online';
+  const showNotice = notice && !(asked && (asked.subscription === 'to' || asked.subscription === 'both'));
 
   return (
     <nav className="chat-sidebar" aria-label="Chats">
@@ -78,9 +83,9 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
           ))}
         </ul>
       )}
-      {notice && (
+      {showNotice && (
         <p className="notice small" role="status">
-          {notice}
+          {notice.text}
         </p>
       )}
 
@@ -93,7 +98,14 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
             {state.requests.map((jid) => (
               <li key={jid} className="request" data-testid="contact-request">
                 <span>
-                  <strong>{jid.split('@')[0]}</strong> wants to add you
+                  {state.requestNames[jid] ? (
+                    <>
+                      <strong>{state.requestNames[jid]}</strong> <span className="muted">({jid.split('@')[0]})</span>
+                    </>
+                  ) : (
+                    <strong>{jid.split('@')[0]}</strong>
+                  )}{' '}
+                  wants to add you
                 </span>
                 <span className="request-actions">
                   <button className="btn btn-small btn-primary" onClick={() => chat.acceptRequest(jid)}>
@@ -182,11 +194,11 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
               return (
                 <li key={c.jid}>
                   <button className={`conv-item ${selected === c.jid ? 'selected' : ''}`} onClick={() => onSelect(c.jid)} aria-current={selected === c.jid} data-contact={c.jid.split('@')[0]}>
-                    <PresenceDot show={p.show} inCall={p.inCall} />
+                    <PresenceDot show={p.show} inCall={p.inCall} unknown={disconnected} />
                     <span className="conv-name">
                       {displayName(state, c.jid)}
                       <span className="conv-status muted" data-testid="contact-status">
-                        {pending && c.ask ? 'Waiting for them to accept' : presenceLabel(p.show, p.inCall, p.status)}
+                        {pending && c.ask ? 'Waiting for them to accept' : presenceLabel(p.show, p.inCall, p.status, disconnected)}
                       </span>
                     </span>
                     {unread(c.jid) > 0 && (

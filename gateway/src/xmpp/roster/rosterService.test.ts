@@ -9,7 +9,8 @@ const open: TestXmpp[] = [];
 
 beforeAll(async () => {
   gw = await startTestGateway();
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await gw.addUser(u);
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi']) await gw.addUser(u);
+  await gw.addUser('ivan', undefined, 'Ivan Petrov');
 });
 
 afterAll(async () => {
@@ -83,6 +84,22 @@ describe('subscriptions (RFC 6121 §3)', () => {
     const frank = await user('frank');
     const req = await frank.waitFor((s) => s.name === 'presence' && s.attrs.type === 'subscribe');
     expect(req.attrs.from).toBe('erin@localhost');
+  });
+
+  it("a request says who asks (XEP-0172 nick): the client's own nick, else the asker's display name, live and when re-sent at sign-in", async () => {
+    const ivan = await user('ivan');
+    const grace = await user('grace');
+    const nickOf = (s: Element) => s.getChild('nick', 'http://jabber.org/protocol/nick')?.getText();
+    await ivan.xmpp.send(xml('presence', { to: 'grace@localhost', type: 'subscribe' }));
+    expect(nickOf(await grace.waitFor((s) => s.name === 'presence' && s.attrs.type === 'subscribe'))).toBe('Ivan Petrov');
+    await grace.xmpp.send(xml('presence', { to: 'ivan@localhost', type: 'subscribe' }, xml('nick', { xmlns: 'http://jabber.org/protocol/nick' }, 'Gracie')));
+    expect(nickOf(await ivan.waitFor((s) => s.name === 'presence' && s.attrs.type === 'subscribe'))).toBe('Gracie');
+    // heidi is offline: the stored request is sent when she signs in, with ivan's name.
+    await ivan.xmpp.send(xml('presence', { to: 'heidi@localhost', type: 'subscribe' }));
+    await ivan.waitFor(push('heidi@localhost', 'none'));
+    const heidi = await user('heidi');
+    const stored = await heidi.waitFor((s) => s.name === 'presence' && s.attrs.type === 'subscribe');
+    expect([stored.attrs.from, nickOf(stored)]).toEqual(['ivan@localhost', 'Ivan Petrov']);
   });
 
   it('presence goes to contacts on login, leaves with unavailable on disconnect, and directed presence is revoked', async () => {

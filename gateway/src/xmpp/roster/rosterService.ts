@@ -194,8 +194,11 @@ export class RosterService implements XmppService {
         }
         if (!theirs.pendingIn) pair.update(1, { ...theirs, pendingIn: true }, false);
         const request = el('presence', { type: 'subscribe', from, to: contact });
-        const nick = child(presence, 'nick', 'http://jabber.org/protocol/nick');
+        // The asker's name as they give it (XEP-0172), else their display name here, so the
+        // request can say who asks rather than a user name (any client shows it).
+        const nick = child(presence, 'nick', NS.nick);
         if (nick) request.cnode(clone(nick));
+        else if (names?.me && names.me !== user) request.cnode(el('nick', { xmlns: NS.nick }, names.me));
         pair.after(() => this.presence.deliver(contact, request));
         return;
       }
@@ -244,7 +247,12 @@ export class RosterService implements XmppService {
   async pendingRequests(user: string): Promise<Element[]> {
     const out: Element[] = [];
     for (const item of (await this.store.items(user)).values()) {
-      if (item.pendingIn) out.push(el('presence', { type: 'subscribe', from: item.contact }));
+      if (!item.pendingIn) continue;
+      const request = el('presence', { type: 'subscribe', from: item.contact });
+      const asker = localUser(this.ctx, item.contact);
+      const name = asker ? await this.ctx.displayName(asker) : undefined;
+      if (name && name !== asker) request.cnode(el('nick', { xmlns: NS.nick }, name));
+      out.push(request);
     }
     return out;
   }
