@@ -205,3 +205,35 @@ test('a contact request names who asks, the "sent" notice goes once accepted, li
   cut = false; // the network is back: the app reconnects by itself and presence is known again
   await expect(contact(erin.page, 'dave').getByTestId('contact-status')).toHaveText('Available', { timeout: 30_000 });
 });
+
+test('on a phone-sized screen the message box stays on screen under a long conversation, and the status menu fits and closes on Escape or a tap elsewhere', async ({ browser }) => {
+  const phone = { width: 390, height: 844 };
+  const alice = await user(browser, 'alice');
+  const bob = await user(browser, 'bob', { viewport: phone });
+  await openChat(alice.page, 'bob');
+  for (let i = 0; i < 25; i++) await say(alice.page, `line ${i}: enough text to need scrolling on a phone`);
+  await bob.page.getByRole('tab', { name: 'Chats' }).click();
+  await openChat(bob.page, 'alice');
+  await expect(bob.page.getByText('line 24:')).toBeVisible();
+  const box = bob.page.getByRole('textbox', { name: 'Message', exact: true });
+  const b = (await box.boundingBox())!;
+  expect(b.y + b.height).toBeLessThanOrEqual(phone.height);
+  await box.fill('typed on the phone');
+  await box.press('Enter');
+  await expect(alice.page.getByText('typed on the phone')).toBeVisible();
+  await bob.page.screenshot({ path: 'test-results/phone-chat.png' });
+
+  const status = bob.page.getByTestId('my-presence');
+  const menu = bob.page.getByRole('dialog', { name: 'Your status' });
+  await status.click();
+  const m = (await menu.boundingBox())!;
+  expect(m.x).toBeGreaterThanOrEqual(0);
+  expect(m.x + m.width).toBeLessThanOrEqual(phone.width);
+  await bob.page.keyboard.press('Escape');
+  await expect(menu).toHaveCount(0);
+  await expect(status).toBeFocused();
+  await status.click();
+  await expect(menu).toBeVisible();
+  await bob.page.getByTestId('chat-pane').click({ position: { x: 20, y: 300 } });
+  await expect(menu).toHaveCount(0);
+});

@@ -84,7 +84,7 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   const inCall = Boolean(call && call.phase !== 'ended');
   const chatBadge = chatState.status === 'online' ? undefined : chatState.status === 'failed' ? 'Chat unavailable' : 'Chat connecting…';
   return (
-    <div className={`app ${selected && tab === 'chats' ? 'has-selection' : ''}`}>
+    <div className={`app ${tab === 'chats' ? 'on-chats' : ''} ${selected && tab === 'chats' ? 'has-selection' : ''}`}>
       <header className="topbar">
         <div className="brand">
           <span className="brand-mark" aria-hidden="true">

@@ -1,18 +1,38 @@
 /** The user's own status: available / away / do not disturb, and a status message. */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ChatClient, Show } from '../../xmpp/chatClient';
 import { PresenceDot } from './PresenceDot';
 
 export function MyPresence({ chat, show, status }: { chat: ChatClient; show: Show; status: string }) {
   const [open, setOpen] = useState(false);
   const [draft, setDraft] = useState(status);
+  const root = useRef<HTMLDivElement>(null);
+  const toggle = useRef<HTMLButtonElement>(null);
+  // Like any menu: Escape closes it (focus back on its button), so does a click elsewhere.
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return;
+      setOpen(false);
+      toggle.current?.focus();
+    };
+    const onPointer = (e: PointerEvent) => {
+      if (!root.current?.contains(e.target as Node)) setOpen(false);
+    };
+    document.addEventListener('keydown', onKey);
+    document.addEventListener('pointerdown', onPointer);
+    return () => {
+      document.removeEventListener('keydown', onKey);
+      document.removeEventListener('pointerdown', onPointer);
+    };
+  }, [open]);
   const choose = (s: Show) => {
     chat.setPresence(s, draft.trim());
     setOpen(false);
   };
   return (
-    <div className="my-presence">
-      <button className="btn btn-ghost btn-small" aria-haspopup="dialog" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="my-presence">
+    <div className="my-presence" ref={root}>
+      <button ref={toggle} className="btn btn-ghost btn-small" aria-haspopup="dialog" aria-expanded={open} onClick={() => setOpen(!open)} data-testid="my-presence">
         <PresenceDot show={show} decorative />
         <span className="sr-only">Your status: </span>
         <span className="hide-narrow">{show === 'dnd' ? 'Do not disturb' : show === 'away' ? 'Away' : 'Available'}</span>
