@@ -77,7 +77,9 @@ test('three people meet: everyone receives the others’ audio and video, the sp
   await expect(tile(alice.page, 'Carol Danvers')).toHaveAttribute('data-speaking', 'true', { timeout: 20_000 });
   await expect(tile(alice.page, 'Bob Builder').locator('[aria-label="muted"]')).toBeVisible();
   await carol.page.getByRole('button', { name: 'Mute (M)' }).click();
-  await bob.page.getByRole('button', { name: 'Unmute (M)' }).click();
+  await expect(bob.page.getByRole('button', { name: 'Mute (M)' })).toHaveAttribute('aria-pressed', 'true');
+  await bob.page.getByRole('button', { name: 'Mute (M)' }).click();
+  await expect(bob.page.getByRole('button', { name: 'Mute (M)' })).toHaveAttribute('aria-pressed', 'false');
   await expect(tile(alice.page, 'Bob Builder')).toHaveAttribute('data-speaking', 'true', { timeout: 20_000 });
   await expect(tile(carol.page, 'Bob Builder')).toHaveAttribute('data-speaking', 'true', { timeout: 20_000 });
   await alice.page.screenshot({ path: 'test-results/meeting-grid.png' });
@@ -89,7 +91,8 @@ test('three people meet: everyone receives the others’ audio and video, the sp
     await expectReceiving(u.page, u.name, ['Bob Builder'], ['screen']);
   }
   await alice.page.screenshot({ path: 'test-results/meeting-screen-share.png' });
-  await bob.page.getByRole('button', { name: 'Stop sharing' }).click();
+  await expect(bob.page.getByRole('button', { name: 'Share screen' })).toHaveAttribute('aria-pressed', 'true');
+  await bob.page.getByRole('button', { name: 'Share screen' }).click();
   await expect(alice.page.getByTestId('screen-tile')).toHaveCount(0);
 
   // Hands and the participant list.

@@ -95,18 +95,20 @@ export function CallScreen({ call, phone }: { call: CallState; phone: Phone }) {
         </div>
       )}
 
+      {/* Toggles keep their name and report their state with aria-pressed ("Mute", pressed = muted). */}
       <div className="call-controls" role="toolbar" aria-label="Call controls">
         <button className={`ctl ${call.muted ? 'ctl-on' : ''}`} onClick={() => phone.toggleMute()} disabled={!active} aria-pressed={call.muted}>
           <Icon name={call.muted ? 'micOff' : 'mic'} />
-          {call.muted ? 'Unmute' : 'Mute'}
+          Mute
         </button>
         {call.video && (
           <button className={`ctl ${call.cameraOff ? 'ctl-on' : ''}`} onClick={() => phone.toggleCamera()} disabled={!active} aria-pressed={call.cameraOff}>
             <Icon name={call.cameraOff ? 'cameraOff' : 'camera'} />
-            {call.cameraOff ? 'Camera on' : 'Camera off'}
+            Camera off
           </button>
         )}
-        <button className={`ctl ${call.onHold ? 'ctl-on' : ''}`} onClick={() => void phone.toggleHold()} disabled={!active} aria-pressed={call.onHold}>
+        {/* Hold and Resume are two actions (the name changes, so no aria-pressed). */}
+        <button className={`ctl ${call.onHold ? 'ctl-on' : ''}`} onClick={() => void phone.toggleHold()} disabled={!active}>
           <Icon name={call.onHold ? 'play' : 'pause'} />
           {call.onHold ? 'Resume' : 'Hold'}
         </button>

@@ -183,16 +183,20 @@ export function MeetingRoom({ client, onLeft }: Props) {
       <footer className="controls" aria-label="Meeting controls">
         <ControlButton
           on={state.mic.on}
+          pressed={!state.mic.on}
           icon={state.mic.on ? 'mic' : 'micOff'}
-          label={state.mic.on ? 'Mute (M)' : 'Unmute (M)'}
+          label="Mute (M)"
+          title={state.mic.on ? 'Mute (M)' : 'Muted: unmute (M)'}
           onClick={() => void client.setMic(!state.mic.on)}
           problem={state.mic.unavailable}
           warnWhenOff
         />
         <ControlButton
           on={state.camera.on}
+          pressed={!state.camera.on}
           icon={state.camera.on ? 'camera' : 'cameraOff'}
-          label={state.camera.on ? 'Turn camera off (V)' : 'Turn camera on (V)'}
+          label="Camera off (V)"
+          title={state.camera.on ? 'Turn camera off (V)' : 'Camera is off: turn it on (V)'}
           onClick={() => void client.setCamera(!state.camera.on)}
           problem={state.camera.unavailable}
           warnWhenOff
@@ -201,7 +205,8 @@ export function MeetingRoom({ client, onLeft }: Props) {
           <ControlButton
             on={state.screen.on}
             icon="screen"
-            label={state.screen.on ? 'Stop sharing' : 'Share screen'}
+            label="Share screen"
+            title={state.screen.on ? 'Stop sharing' : 'Share screen'}
             onClick={() => void client.setScreenShare(!state.screen.on)}
             highlight={state.screen.on}
             problem={state.screen.unavailable}
@@ -210,7 +215,8 @@ export function MeetingRoom({ client, onLeft }: Props) {
         <ControlButton
           on={Boolean(me?.handRaised)}
           icon="hand"
-          label={me?.handRaised ? 'Lower hand' : 'Raise hand'}
+          label="Raise hand"
+          title={me?.handRaised ? 'Lower hand' : 'Raise hand'}
           onClick={() => void client.raiseHand(!me?.handRaised)}
           highlight={Boolean(me?.handRaised)}
         />
@@ -225,7 +231,8 @@ export function MeetingRoom({ client, onLeft }: Props) {
         <ControlButton
           on={layout === 'speaker'}
           icon={layout === 'grid' ? 'speaker' : 'grid'}
-          label={layout === 'grid' ? 'Speaker view' : 'Grid view'}
+          label="Speaker view"
+          title={layout === 'grid' ? 'Speaker view' : 'Back to the grid'}
           onClick={() => setLayout(layout === 'grid' ? 'speaker' : 'grid')}
         />
         <button className="btn btn-danger control-leave" onClick={() => void leave()} aria-label="Leave the meeting">
@@ -254,8 +261,17 @@ function ControlButton({
   problem,
   badge,
   warnWhenOff,
+  pressed = on,
+  title,
 }: {
   on: boolean;
+  /**
+   * What aria-pressed reports: the state the (fixed) label names — "Mute" is pressed when
+   * muted, i.e. when the microphone is not on. Defaults to `on`.
+   */
+  pressed?: boolean;
+  /** The tooltip, which may say the current state in words (the label does not change). */
+  title?: string;
   /** Off is worth noticing (muted microphone, camera off): shown red. */
   warnWhenOff?: boolean;
   icon: Parameters<typeof Icon>[0]['name'];
@@ -268,9 +284,9 @@ function ControlButton({
   return (
     <button
       className={`btn round control ${!on && warnWhenOff ? 'btn-off' : ''} ${highlight ? 'control-active' : ''}`}
-      aria-pressed={on}
+      aria-pressed={pressed}
       aria-label={label}
-      title={problem ?? label}
+      title={problem ?? title ?? label}
       onClick={onClick}
     >
       <Icon name={icon} />

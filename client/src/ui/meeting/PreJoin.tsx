@@ -153,7 +153,7 @@ export function PreJoin({ info, myName, guest, joining, error, onJoin, onCancel 
             aria-pressed={micOn}
             onClick={() => setMicOn((v) => !v)}
             disabled={!micTrack}
-            aria-label={micOn ? 'Join with microphone on (click to mute)' : 'Join muted (click to unmute)'}
+            aria-label="Join with microphone"
             title={micOn ? 'Microphone on' : 'Microphone off'}
           >
             <Icon name={micOn ? 'mic' : 'micOff'} />
@@ -163,7 +163,7 @@ export function PreJoin({ info, myName, guest, joining, error, onJoin, onCancel 
             className={`btn round ${cameraOn ? '' : 'btn-off'}`}
             aria-pressed={cameraOn}
             onClick={() => setCameraOn((v) => !v)}
-            aria-label={cameraOn ? 'Join with camera on (click to turn off)' : 'Join with camera off (click to turn on)'}
+            aria-label="Join with camera"
             title={cameraOn ? 'Camera on' : 'Camera off'}
           >
             <Icon name={cameraOn ? 'camera' : 'cameraOff'} />
