@@ -102,8 +102,8 @@ test('alice calls bob with audio and video; mute, camera, hold, keypad and hang-
 
   // The call log shows it on both sides, with a duration.
   await bob.page.getByRole('tab', { name: 'Calls' }).click();
-  await expect(alice.page.getByTestId('call-log').locator('li').first()).toContainText(/bob.*Outgoing call · video · \d+ s/s);
-  await expect(bob.page.getByTestId('call-log').locator('li').first()).toContainText(/alice.*Incoming call · video/s);
+  await expect(alice.page.getByTestId('call-log').locator('li').first()).toContainText(/Bob Builder.*Outgoing call · video · \d+ s/s);
+  await expect(bob.page.getByTestId('call-log').locator('li').first()).toContainText(/Alice Liddell.*Incoming call · video/s);
 });
 
 test('calling someone who is offline says they are not reachable', async ({ browser }) => {
@@ -113,16 +113,32 @@ test('calling someone who is offline says they are not reachable', async ({ brow
   // …and carol finds the missed call when she signs in.
   const carol = await user(browser, 'carol');
   await carol.page.getByRole('tab', { name: 'Calls' }).click();
-  await expect(carol.page.getByTestId('call-log').locator('li').first()).toContainText(/alice.*Missed call/s);
+  await expect(carol.page.getByTestId('call-log').locator('li').first()).toContainText(/Alice Liddell.*Missed call/s);
 });
 
-test('declining an incoming call tells the caller', async ({ browser }) => {
+test('declining an incoming call tells the caller (by display name) and is logged as declined, not missed; calling again clears the last message', async ({ browser }) => {
   const alice = await user(browser, 'alice');
   const bob = await user(browser, 'bob');
   await startCall(alice.page, 'bob');
+  // The caller sees whom they call by name, not by user name.
+  await expect(alice.page.getByTestId('call-screen').getByRole('heading', { name: 'Bob Builder' })).toBeVisible();
   await bob.page.getByTestId('incoming-call').getByRole('button', { name: 'Decline' }).click();
-  await expect(alice.page.getByTestId('call-toast')).toHaveText('bob declined');
+  await expect(alice.page.getByTestId('call-toast')).toHaveText('Bob Builder declined');
   await expect(bob.page.getByTestId('incoming-call')).toHaveCount(0);
+  // Calling again at once: the last call's message goes, it would cover the new call's buttons.
+  await startCall(alice.page, 'bob');
+  await expect(alice.page.getByTestId('call-toast')).toHaveCount(0);
+  await expect(bob.page.getByTestId('incoming-call')).toBeVisible();
+  await alice.page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(bob.page.getByTestId('incoming-call')).toHaveCount(0);
+  // bob's log says he declined the first call — not a missed call (the second one he missed).
+  await bob.page.getByRole('tab', { name: 'Calls' }).click();
+  await expect(bob.page.getByTestId('call-entry').first()).toContainText(/Alice Liddell.*Missed call/s);
+  const bobsLast = bob.page.getByTestId('call-entry').nth(1);
+  await expect(bobsLast).toContainText(/Alice Liddell.*Incoming · declined/s);
+  await expect(bobsLast).not.toContainText('Missed');
+  await expect(bobsLast.getByRole('button', { name: 'Call Alice Liddell back' })).toBeVisible();
+  await expect(alice.page.getByTestId('call-entry').nth(1)).toContainText(/Bob Builder.*Outgoing · declined/s);
 });
 
 test('the caller can hang up while it rings: the callee stops ringing and sees a missed call', async ({ browser }) => {

@@ -12,6 +12,8 @@ export const callLogEntry = z.object({
   direction: z.enum(['outgoing', 'incoming']),
   /** The other party's user name. */
   peer: z.string(),
+  /** The other party's display name, when they have an account here. */
+  peerName: z.string().optional(),
   /** Epoch milliseconds. */
   startedAt: z.number(),
   answeredAt: z.number().optional(),

@@ -238,7 +238,7 @@ export class Gateway {
     });
     auth.register(this.http.router);
     registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
-    registerCallsApi(this.http.router, auth, this.callLog);
+    registerCallsApi(this.http.router, auth, this.callLog, this.accounts);
     registerIceApi(this.http.router, auth, config.media);
 
     // Conferences: the registry says which SFU node hosts each one.

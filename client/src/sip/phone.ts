@@ -117,7 +117,8 @@ export class Phone extends Emitter<PhoneEvents> {
     }
   }
 
-  async placeCall(target: string, video: boolean): Promise<void> {
+  /** `name`: the callee's display name, shown while calling (the user name when not given). */
+  async placeCall(target: string, video: boolean, name?: string): Promise<void> {
     if (!this.#ua) throw new Error('The phone is not started');
     if (this.#call && this.#call.phase !== 'ended') throw new Error('You are already in a call');
     const peer = target.trim().replace(/^sip:/i, '').split('@')[0].toLowerCase();
@@ -126,7 +127,7 @@ export class Phone extends Emitter<PhoneEvents> {
       id: `${Date.now()}`,
       direction: 'outgoing',
       peer,
-      peerName: peer,
+      peerName: name || peer,
       video,
       phase: 'calling',
       startedAt: Date.now(),

@@ -2,7 +2,7 @@ import type { CallLogEntry } from '../api/apiClient';
 import { Icon } from './Icon';
 
 function describe(c: CallLogEntry): string {
-  if (c.direction === 'incoming') return c.missed ? 'Missed call' : 'Incoming call';
+  if (c.direction === 'incoming') return c.missed ? 'Missed call' : c.outcome === 'declined' ? 'Incoming · declined' : 'Incoming call';
   switch (c.outcome) {
     case 'answered':
       return 'Outgoing call';
@@ -34,17 +34,17 @@ function when(ts: number): string {
   return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
 }
 
-export function CallLog({ calls, onCall, disabled }: { calls: CallLogEntry[]; onCall: (peer: string, video: boolean) => void; disabled: boolean }) {
+export function CallLog({ calls, onCall, disabled }: { calls: CallLogEntry[]; onCall: (peer: string, video: boolean, name?: string) => void; disabled: boolean }) {
   if (!calls.length) return <p className="muted">No calls yet. Calls you make and receive appear here.</p>;
   return (
     <ul className="call-log" aria-label="Recent calls" data-testid="call-log">
       {calls.map((c) => (
-        <li key={c.callId} className={`call-entry ${c.missed ? 'missed' : ''}`}>
+        <li key={c.callId} className={`call-entry ${c.missed ? 'missed' : ''}`} data-testid="call-entry">
           <span className="call-icon">
             <Icon name={c.direction === 'incoming' ? (c.missed ? 'missed' : 'incoming') : 'outgoing'} size={18} />
           </span>
           <span className="call-main">
-            <strong>{c.peer}</strong>
+            <strong>{c.peerName ?? c.peer}</strong>
             <span className="muted">
               {describe(c)}
               {c.video ? ' · video' : ''}
@@ -52,7 +52,7 @@ export function CallLog({ calls, onCall, disabled }: { calls: CallLogEntry[]; on
             </span>
           </span>
           <span className="muted call-when">{when(c.startedAt)}</span>
-          <button className="btn btn-small" onClick={() => onCall(c.peer, c.video)} disabled={disabled} aria-label={`Call ${c.peer} back`}>
+          <button className="btn btn-small" onClick={() => onCall(c.peer, c.video, c.peerName)} disabled={disabled} aria-label={`Call ${c.peerName ?? c.peer} back`}>
             Call back
           </button>
         </li>

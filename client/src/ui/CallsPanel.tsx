@@ -4,7 +4,7 @@ import { api, type CallLogEntry, type DirectoryUser } from '../api/apiClient';
 import { CallLog } from './CallLog';
 
 interface Props {
-  onCall: (peer: string, video: boolean) => Promise<void>;
+  onCall: (peer: string, video: boolean, name?: string) => Promise<void>;
   inCall: boolean;
   /** Changes whenever a call ends, to refresh the log. */
   refreshKey: number;
@@ -89,10 +89,10 @@ export function CallsPanel({ onCall, inCall, refreshKey, dialError }: Props) {
                   <span className="sr-only">{p.reachable ? ', online' : ', offline'}</span>
                 </span>
                 <span className="person-actions">
-                  <button className="btn btn-small" onClick={() => void onCall(p.username, true)} disabled={inCall} aria-label={`Video call ${p.displayName}`}>
+                  <button className="btn btn-small" onClick={() => void onCall(p.username, true, p.displayName)} disabled={inCall} aria-label={`Video call ${p.displayName}`}>
                     Video
                   </button>
-                  <button className="btn btn-small" onClick={() => void onCall(p.username, false)} disabled={inCall} aria-label={`Audio call ${p.displayName}`}>
+                  <button className="btn btn-small" onClick={() => void onCall(p.username, false, p.displayName)} disabled={inCall} aria-label={`Audio call ${p.displayName}`}>
                     Audio
                   </button>
                 </span>
@@ -103,7 +103,7 @@ export function CallsPanel({ onCall, inCall, refreshKey, dialError }: Props) {
       </section>
       <section className="card" aria-labelledby="recent-title">
         <h2 id="recent-title">Recent calls</h2>
-        <CallLog calls={calls} onCall={(peer, video) => void onCall(peer, video)} disabled={inCall} />
+        <CallLog calls={calls} onCall={(peer, video, name) => void onCall(peer, video, name)} disabled={inCall} />
       </section>
     </div>
   );

@@ -1,6 +1,6 @@
 /** The signed-in app: chats and calls side by side, the call in progress on top. */
 import { useEffect, useRef, useState } from 'react';
-import type { Profile } from '../api/apiClient';
+import { api, type Profile } from '../api/apiClient';
 import { useChatState } from '../hooks/useChat';
 import { usePhoneState } from '../hooks/usePhone';
 import type { Phone } from '../sip/phone';
@@ -48,6 +48,11 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- react only to the end of a call
   }, [call?.phase, call?.id]);
 
+  // A new call (made or ringing) clears the last one's message, which would cover its buttons.
+  useEffect(() => {
+    if (call && call.phase !== 'ended') setToast(undefined);
+  }, [call?.id]); // eslint-disable-line react-hooks/exhaustive-deps -- only when another call begins
+
   // Unread count in the title; a notification when a message arrives while Parley is hidden.
   const unread = Object.values(chatState.conversations).reduce((n, c) => n + c.unread, 0);
   useEffect(() => {
@@ -71,10 +76,19 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
     };
   }, [chat]);
 
-  async function dial(peer: string, video: boolean) {
+  /** The display name of the person called: a contact's, else the directory's (not waited for long). */
+  async function nameOf(target: string): Promise<string | undefined> {
+    const user = target.trim().replace(/^sip:/i, '').split('@')[0].toLowerCase();
+    const known = chatState.contacts[`${user}@${profile.user.domain}`]?.name;
+    if (known || !user) return known;
+    const lookup = api.users(user).then((r) => r.users.find((u) => u.username === user)?.displayName, () => undefined);
+    return Promise.race([lookup, new Promise<undefined>((r) => window.setTimeout(() => r(undefined), 1500))]);
+  }
+
+  async function dial(peer: string, video: boolean, name?: string) {
     setDialError(undefined);
     try {
-      await phone.placeCall(peer, video);
+      await phone.placeCall(peer, video, name ?? (await nameOf(peer)));
     } catch (err) {
       setDialError((err as Error).message);
       setToast((err as Error).message);

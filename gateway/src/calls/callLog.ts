@@ -107,7 +107,8 @@ export class CallLog extends TypedEmitter<CallLogEvents> {
         ...record,
         direction,
         peer: direction === 'outgoing' ? record.callee : record.caller,
-        missed: direction === 'incoming' && record.outcome !== 'answered' && record.outcome !== 'ringing',
+        // Declined is the callee's own answer, not a call they missed.
+        missed: direction === 'incoming' && record.outcome !== 'answered' && record.outcome !== 'ringing' && record.outcome !== 'declined',
         durationSeconds:
           record.answeredAt && record.endedAt ? Math.round((record.endedAt - record.answeredAt) / 1000) : undefined,
       };
