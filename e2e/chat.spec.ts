@@ -104,7 +104,7 @@ test('a message sent while bob is offline reaches him when he signs in; history 
   await expect(alice.page.getByText('b→a 20', { exact: true })).toBeVisible();
 });
 
-test('a three-person group chat', async ({ browser }) => {
+test('a three-person group chat, shown by its name to invitees and after a reload', async ({ browser }) => {
   const alice = await user(browser, 'alice');
   const bob = await user(browser, 'bob');
   const carol = await user(browser, 'carol');
@@ -114,8 +114,10 @@ test('a three-person group chat', async ({ browser }) => {
   await alice.page.getByLabel('Carol Danvers').check();
   await alice.page.getByRole('button', { name: 'Create group' }).click();
   for (const u of [bob, carol]) {
-    await expect(u.page.getByTestId('group-invitation')).toContainText('alice');
+    // Invitees see the group's name and who invites them, not the room's address or a user name.
+    await expect(u.page.getByTestId('group-invitation')).toHaveText(/Alice Liddell invites you to Physics 101/);
     await u.page.getByTestId('group-invitation').getByRole('button', { name: 'Join' }).click();
+    await expect(u.page.getByRole('button', { name: /^Physics 101/ })).toBeVisible();
   }
   await alice.page.getByRole('button', { name: 'Members' }).click();
   await expect(alice.page.getByTestId('members').locator('li')).toHaveCount(3);
@@ -127,6 +129,9 @@ test('a three-person group chat', async ({ browser }) => {
   }
   await expect(bob.page.locator('.msg-from').first()).toHaveText('Alice Liddell');
   await carol.page.screenshot({ path: 'test-results/group-carol.png' });
+  // After a reload the group is rejoined by address and still shows its name.
+  await bob.page.reload();
+  await expect(bob.page.getByRole('button', { name: /^Physics 101/ })).toBeVisible({ timeout: 20_000 });
 });
 
 test('a picture sent in a chat is previewed', async ({ browser }) => {

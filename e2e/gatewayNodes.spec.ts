@@ -153,7 +153,7 @@ test('a group chat of three across the nodes, with a native XMPP client joining 
   await alice.getByRole('checkbox', { name: 'Carol Danvers' }).check();
   await alice.getByRole('button', { name: 'Create group' }).click();
   for (const page of [bob, carol]) {
-    await expect(page.getByTestId('group-invitation')).toContainText('alice');
+    await expect(page.getByTestId('group-invitation')).toContainText('Alice Liddell invites you to');
     await page.getByTestId('group-invitation').getByRole('button', { name: 'Join' }).click();
   }
   await alice.getByRole('button', { name: 'Members' }).click();

@@ -71,6 +71,8 @@ export interface RoomState {
 
 export interface Invitation {
   room: string;
+  /** The group's name, once the room has told it (disco#info). */
+  name?: string;
   from: string;
   reason?: string;
 }
@@ -471,6 +473,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const nick = this.#profile!.user.displayName || this.#profile!.user.username;
     const existing = this.#state.rooms[jid];
     this.#setRoom(jid, { jid, name: name ?? existing?.name ?? jid.split('@')[0], nick, joined: false, occupants: existing?.occupants ?? {}, error: undefined });
+    // A room joined by address (an invitation, or rejoined after a reload) learns its name.
+    if (!name && (!existing || existing.name === jid.split('@')[0])) {
+      void this.#roomName(jid).then((found) => {
+        const room = this.#state.rooms[jid];
+        if (found && room) this.#setRoom(jid, { ...room, name: found });
+      });
+    }
     this.#conversation(jid, 'groupchat');
     if (onJoined) this.#onJoined.set(jid, onJoined);
     const p = $pres({ to: `${jid}/${nick}` }).c('x', { xmlns: NS.muc }).c('history', { maxstanzas: '50' });
@@ -480,6 +489,14 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   }
 
   #onJoined = new Map<string, () => void>();
+
+  /** A group chat's name, from its disco#info identity (XEP-0045 §6.4); undefined when it has none. */
+  async #roomName(jid: string): Promise<string | undefined> {
+    const info = await this.#iq($iq({ type: 'get', to: jid }).c('query', { xmlns: NS.discoInfo }), 10_000).catch(() => undefined);
+    const identity = info && child(child(info, 'query', NS.discoInfo) ?? info, 'identity');
+    const name = identity?.getAttribute('name')?.trim();
+    return name && name !== jid.split('@')[0] ? name.slice(0, 100) : undefined;
+  }
 
   leaveRoom(jid: string): void {
     const room = this.#state.rooms[jid];
@@ -683,6 +700,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       const room = invite ? bare(from) : child(m, 'x', NS.conference)!.getAttribute('jid')!;
       if (!this.#state.rooms[room] && !this.#state.invitations.some((i) => i.room === room)) {
         this.#set({ invitations: [...this.#state.invitations, { room, from: bare(invite?.getAttribute('from') ?? from), reason: text(invite && child(invite, 'reason')) || undefined }] });
+        // Say which group by its name, not its address ("weekend-plans-9xvn").
+        void this.#roomName(room).then((name) => {
+          if (name) this.#set({ invitations: this.#state.invitations.map((i) => (i.room === room ? { ...i, name } : i)) });
+        });
       }
       return true;
     }

@@ -130,13 +130,13 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
             {state.invitations.map((inv) => (
               <li key={inv.room} className="request" data-testid="group-invitation">
                 <span>
-                  <strong>{inv.from.split('@')[0]}</strong> invites you to <strong>{inv.room.split('@')[0]}</strong>
+                  <strong>{displayName(state, inv.from)}</strong> invites you to <strong>{inv.name ?? inv.room.split('@')[0]}</strong>
                 </span>
                 <span className="request-actions">
                   <button
                     className="btn btn-small btn-primary"
                     onClick={() => {
-                      chat.joinRoom(inv.room);
+                      chat.joinRoom(inv.room, inv.name);
                       onSelect(inv.room);
                     }}
                   >
