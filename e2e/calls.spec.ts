@@ -42,6 +42,9 @@ test('alice calls bob with audio and video; mute, camera, hold, keypad and hang-
 
   await startCall(alice.page, 'bob');
   await expect(alice.page.getByTestId('call-status')).toHaveText(/Calling|Ringing/);
+  // The call screen is modal: focus moves into it and Tab does not reach the page behind.
+  const aliceScreen = alice.page.getByTestId('call-screen');
+  await expect.poll(() => aliceScreen.evaluate((el) => el.contains(document.activeElement))).toBe(true);
 
   // bob's screen rings with the caller's name and accept/decline.
   const incoming = bob.page.getByTestId('incoming-call');
@@ -60,6 +63,9 @@ test('alice calls bob with audio and video; mute, camera, hold, keypad and hang-
   for (const name of ['Mute', 'Camera off', 'Hold', 'Keypad', 'Hang up']) {
     await expect(bob.page.getByRole('button', { name, exact: true })).toBeInViewport();
   }
+
+  for (let i = 0; i < 8; i++) await alice.page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab');
+  expect(await aliceScreen.evaluate((el) => el.contains(document.activeElement))).toBe(true);
 
   // Mute and camera toggle and show their state.
   // Toggles keep their name and say their state (aria-pressed): not pressed while the mic is on.
@@ -149,6 +155,22 @@ test('the caller can hang up while it rings: the callee stops ringing and sees a
   await alice.page.getByRole('button', { name: 'Cancel' }).click();
   await expect(bob.page.getByTestId('incoming-call')).toHaveCount(0);
   await expect(bob.page.getByTestId('call-toast')).toHaveText('Missed call from Alice Liddell');
+});
+
+test('the settings dialog takes focus, keeps Tab inside, and Escape gives focus back to its button', async ({ browser }) => {
+  const alice = await user(browser, 'alice');
+  const open = alice.page.getByRole('button', { name: /^Settings/ });
+  await open.click();
+  const dialog = alice.page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  await expect.poll(() => dialog.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+  for (let i = 0; i < 12; i++) await alice.page.keyboard.press('Tab');
+  expect(await dialog.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+  await alice.page.keyboard.press('Shift+Tab');
+  expect(await dialog.evaluate((el) => el.contains(document.activeElement))).toBe(true);
+  await alice.page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await expect(open).toBeFocused();
 });
 
 test('a wrong password at sign-in says so', async ({ browser }) => {

@@ -1,8 +1,9 @@
 /** The call in progress: video, who and how long, and the in-call controls. */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { CallState, Phone } from '../sip/phone';
 import { Icon } from './Icon';
 import { VideoView } from './MediaView';
+import { useDialog } from './useDialog';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 
@@ -36,8 +37,13 @@ function statusText(call: CallState, elapsed: string): string {
   }
 }
 
+const stayOpen = () => {};
+
 export function CallScreen({ call, phone }: { call: CallState; phone: Phone }) {
   const [keypad, setKeypad] = useState(false);
+  const screen = useRef<HTMLDivElement>(null);
+  // Modal: focus on its first usable button (Cancel or Hang up), Tab stays in it; Escape does not hang up.
+  useDialog(screen, stayOpen, '.call-controls button', false);
   const elapsed = useElapsed(call.answeredAt);
   const active = call.phase === 'active';
   const hasRemoteVideo = Boolean(call.remoteStream?.getVideoTracks().length);
@@ -53,7 +59,7 @@ export function CallScreen({ call, phone }: { call: CallState; phone: Phone }) {
   }, [keypad, active, phone]);
 
   return (
-    <div className="call-screen" role="dialog" aria-modal="true" aria-label={`Call with ${call.peerName}`} data-testid="call-screen" data-phase={call.phase}>
+    <div ref={screen} className="call-screen" role="dialog" aria-modal="true" aria-label={`Call with ${call.peerName}`} data-testid="call-screen" data-phase={call.phase}>
       <div className="call-stage">
         {hasRemoteVideo ? (
           <VideoView stream={call.remoteStream} className={`remote-video ${call.onHold || call.remoteHold ? 'is-held' : ''}`} label={`${call.peerName}'s video`} />
