@@ -345,6 +345,16 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.#outbox.push(stanza);
   }
 
+  /** Sends what only matters now (chat states): dropped while the connection is down. */
+  #sendEphemeral(stanza: ReturnType<typeof $msg>): void {
+    if (!this.#conn || this.#state.status !== 'online') return;
+    try {
+      this.#conn.send(stanza);
+    } catch {
+      // the socket is closing or not open yet: a typing notice is not worth keeping
+    }
+  }
+
   #flushOutbox(): void {
     for (const stanza of this.#outbox.splice(0)) this.#conn?.send(stanza);
   }
@@ -352,13 +362,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** Call on every keystroke in the composer: sends composing, then paused after 5 s. */
   typing(to: string): void {
     if (this.#kindOf(to) !== 'chat') return;
-    if (!this.#typingTimers.has(to)) this.#conn?.send($msg({ to, type: 'chat' }).c('composing', { xmlns: NS.chatStates }));
+    if (!this.#typingTimers.has(to)) this.#sendEphemeral($msg({ to, type: 'chat' }).c('composing', { xmlns: NS.chatStates }));
     window.clearTimeout(this.#typingTimers.get(to));
     this.#typingTimers.set(
       to,
       window.setTimeout(() => {
         this.#typingTimers.delete(to);
-        this.#conn?.send($msg({ to, type: 'chat' }).c('paused', { xmlns: NS.chatStates }));
+        this.#sendEphemeral($msg({ to, type: 'chat' }).c('paused', { xmlns: NS.chatStates }));
       }, 5000),
     );
   }
