@@ -67,6 +67,14 @@ const envSchema = z.object({
   /** RFC 3261 Timer C: a proxied INVITE with no final answer is cancelled after this long. */
   PARLEY_SIP_INVITE_TIMEOUT_SECONDS: int(120, 10, 600),
 
+  // Media bridge (rtpengine) between browsers and phones that speak other media profiles
+  /** rtpengine's ng control address, e.g. udp:127.0.0.1:22222; unset: no bridge (such calls get 488 with the reason). */
+  PARLEY_MEDIA_BRIDGE: z.string().optional(),
+  /** Send every call through the bridge, browser to browser too (media from a fixed address, never peer to peer). */
+  PARLEY_MEDIA_BRIDGE_ALWAYS: z.enum(['true', 'false']).default('false'),
+  /** Calls one gateway node keeps in the bridge at once; more are refused with 503. */
+  PARLEY_MEDIA_BRIDGE_MAX_CALLS: int(2000, 1),
+
   // XMPP
   XMPP_C2S_PORT: port(5222),
   PARLEY_XMPP_HOST: z.string().default('0.0.0.0'),
@@ -163,6 +171,11 @@ export interface GatewayConfig {
     ratePerIp: number;
     inviteTimeoutSeconds: number;
     udp: boolean;
+  };
+  mediaBridge: {
+    url?: string;
+    always: boolean;
+    maxCalls: number;
   };
   xmpp: {
     port: number;
@@ -295,6 +308,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       ratePerIp: e.PARLEY_SIP_RATE_PER_IP,
       inviteTimeoutSeconds: e.PARLEY_SIP_INVITE_TIMEOUT_SECONDS,
       udp: e.PARLEY_SIP_UDP === 'true',
+    },
+    mediaBridge: {
+      url: e.PARLEY_MEDIA_BRIDGE || undefined,
+      always: e.PARLEY_MEDIA_BRIDGE_ALWAYS === 'true',
+      maxCalls: e.PARLEY_MEDIA_BRIDGE_MAX_CALLS,
     },
     xmpp: {
       port: e.XMPP_C2S_PORT,

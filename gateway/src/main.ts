@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     `  Open ${config.http.publicUrl} in your browser.`,
     `  SIP: udp/tcp ${config.sip.advertisedHost}:${gateway.sip.transport.port}, WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/sip — domain ${config.domain}`,
     `  XMPP: tcp ${gateway.xmppListeners.port} (STARTTLS), WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/xmpp, BOSH ${config.http.publicUrl}/http-bind`,
+    gateway.sip.mediaBridgeAddress
+      ? `  Media bridge: rtpengine at ${gateway.sip.mediaBridgeAddress} (phones with plain RTP or SDES can call browsers)`
+      : `  No media bridge: phones must speak WebRTC media to call browsers (set PARLEY_MEDIA_BRIDGE, see the README)`,
     users.length
       ? `  ${users.length} account${users.length === 1 ? '' : 's'}. Add more with: npx parley user add <name> --password <password>`
       : `  No accounts yet. Create one with: npx parley user add alice --password <password>`,

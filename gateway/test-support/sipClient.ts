@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import { WebSocket } from 'ws';
 
 export interface ReceivedMessage {
   text: string;
@@ -39,13 +40,14 @@ export function parseReceived(text: string): ReceivedMessage {
 let counter = 0;
 export const uid = (prefix = '') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${crypto.randomBytes(3).toString('hex')}`;
 
-export type Transport = 'udp' | 'tcp';
+export type Transport = 'udp' | 'tcp' | 'ws';
 
 export class SipClient {
   readonly inbox: ReceivedMessage[] = [];
   #waiters: Array<{ pred: (m: ReceivedMessage) => boolean; resolve: (m: ReceivedMessage) => void }> = [];
   #udp?: dgram.Socket;
   #tcp?: net.Socket;
+  #ws?: WebSocket;
   #tcpBuf = '';
   #closed = false;
   port = 0;
@@ -56,6 +58,19 @@ export class SipClient {
     readonly user: string,
     readonly domain = 'localhost',
   ) {}
+
+  /** A browser-like client: SIP over WebSocket to the gateway's /sip (RFC 7118), contact host `<random>.invalid`. */
+  static async openWebSocket(httpPort: number, user: string): Promise<SipClient> {
+    const c = new SipClient('ws', httpPort, user);
+    const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/sip`, 'sip');
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.on('message', (d) => c.#deliver(d.toString()));
+    c.#ws = ws;
+    return c;
+  }
 
   static async open(serverPort: number, user: string, transport: Transport = 'udp'): Promise<SipClient> {
     const c = new SipClient(transport, serverPort, user);
@@ -79,16 +94,19 @@ export class SipClient {
   }
 
   get via(): string {
+    if (this.transport === 'ws') return `SIP/2.0/WS ${this.user}-ua.invalid;branch=z9hG4bK${uid()}`;
     return `SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${this.port};branch=z9hG4bK${uid()};rport`;
   }
 
   get contact(): string {
+    if (this.transport === 'ws') return `<sip:${this.user}@${this.user}-ua.invalid;transport=ws>`;
     return `<sip:${this.user}@127.0.0.1:${this.port}${this.transport === 'tcp' ? ';transport=tcp' : ''}>`;
   }
 
   send(text: string | Buffer): void {
     const data = typeof text === 'string' ? Buffer.from(text) : text;
     if (this.#udp) this.#udp.send(data, this.serverPort, '127.0.0.1');
+    else if (this.#ws) this.#ws.send(data.toString('utf8'));
     else this.#tcp!.write(data);
   }
 
@@ -158,6 +176,7 @@ export class SipClient {
     this.#closed = true;
     this.#udp?.close();
     this.#tcp?.destroy();
+    this.#ws?.terminate();
   }
 
   #onTcpData(chunk: string): void {
@@ -263,3 +282,40 @@ export async function register(c: SipClient, password: string, opts: { expires?:
   c.send(buildRequest(c, { ...base, cseq: 2, extra: [...base.extra, auth] }));
   return c.final(callId, 'REGISTER');
 }
+
+/**
+ * Sends an out-of-dialog request the way a UA does: without credentials first, ACKs the 407
+ * for INVITE, then again with a Proxy-Authorization. Returns the options used (for later CANCEL).
+ */
+export async function authedRequest(c: SipClient, o: Omit<RequestOptions, 'cseq' | 'via'> & { password: string }): Promise<RequestOptions> {
+  const via1 = c.via;
+  c.send(buildRequest(c, { ...o, cseq: 1, via: via1 }));
+  const challenge = await c.final(o.callId, o.method);
+  if (challenge.status !== 407) throw new Error(`expected 407, got ${challenge.startLine}`);
+  if (o.method === 'INVITE') {
+    c.send(buildRequest(c, { ...o, method: 'ACK', cseq: 1, via: via1, toTag: /tag=([^;]+)/.exec(challenge.header('To') ?? '')?.[1], body: undefined, contact: undefined }));
+  }
+  const auth = digestAuthorization(challenge, { username: c.user, password: o.password, method: o.method, uri: o.uri });
+  const second: RequestOptions = { ...o, cseq: 2, via: c.via, extra: [...(o.extra ?? []), auth] };
+  c.send(buildRequest(c, second));
+  return second;
+}
+
+/** ACK/BYE inside the dialog a 200 OK set up (route set = reversed Record-Route). */
+export function inDialog(c: SipClient, ok: ReceivedMessage, method: 'ACK' | 'BYE', cseq: number, fromTag: string): string {
+  const route = ok.headers('Record-Route').flatMap((h) => h.split(/,\s*(?=<)/)).reverse();
+  const target = /<([^>]+)>/.exec(ok.header('Contact') ?? '')![1];
+  const toTag = /tag=([^;]+)/.exec(ok.header('To')!)![1];
+  return buildRequest(c, {
+    method,
+    uri: target,
+    from: c.user,
+    fromTag,
+    to: /sip:([^@]+)@/.exec(ok.header('To')!)![1],
+    toTag,
+    callId: ok.header('Call-ID')!,
+    cseq,
+    extra: route.length ? [`Route: ${route.join(', ')}`] : [],
+  });
+}
+

@@ -10,6 +10,7 @@
 import type { CallLog } from '../calls/callLog.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
+import { MediaBridge } from '../media/mediaBridge.js';
 import { LoginThrottle } from '../session/loginThrottle.js';
 import type { Logger } from '../../../server-common/logger.js';
 import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
@@ -19,6 +20,7 @@ import { NameAddrParseError } from './core/nameAddr.js';
 import { UriParseError } from './core/uri.js';
 import { ViaParseError } from './core/via.js';
 import { LocalDomain } from './localDomain.js';
+import { CallMedia } from './proxy/callMedia.js';
 import { Proxy, type NodeAddress } from './proxy/proxy.js';
 import { RouteTokenSigner } from './proxy/routeToken.js';
 import type { LocationStore } from './registrar/locationStore.js';
@@ -67,6 +69,8 @@ export class SipService {
   #registrar: Registrar | undefined;
   #proxy: Proxy | undefined;
   #domain: LocalDomain | undefined;
+  #bridge: MediaBridge | undefined;
+  #media: CallMedia | undefined;
   readonly #o: SipServiceOptions;
   readonly #log: Logger;
 
@@ -114,6 +118,9 @@ export class SipService {
       sip_proxy_contexts: this.#proxy?.pendingContexts ?? 0,
       sip_node_relays_sent_total: this.#proxy?.nodeRelays.sent ?? 0,
       sip_node_relays_received_total: this.#proxy?.nodeRelays.received ?? 0,
+      sip_bridged_calls: this.#media?.bridgedCalls ?? 0,
+      sip_bridged_calls_total: this.#media?.counts.bridged ?? 0,
+      sip_calls_refused_for_media_total: this.#media?.counts.refused ?? 0,
     };
   }
 
@@ -146,6 +153,13 @@ export class SipService {
       nodeId: cluster?.nodeId,
       logger: this.#log,
     });
+    const bridgeConfig = config.mediaBridge;
+    this.#bridge = bridgeConfig.url ? new MediaBridge({ url: bridgeConfig.url, logger: this.#log }) : undefined;
+    if (this.#bridge && !(await this.#bridge.ping())) {
+      // Not fatal: rtpengine may start after us; each bridged call says so if it still does not answer.
+      this.#log.warn({ bridge: this.#bridge.address }, 'media bridge (rtpengine) does not answer ping yet');
+    }
+    this.#media = new CallMedia({ bridge: this.#bridge, always: bridgeConfig.always, maxCalls: bridgeConfig.maxCalls, logger: this.#log });
     this.#proxy = new Proxy({
       domain,
       transport: this.transport,
@@ -157,6 +171,7 @@ export class SipService {
       callLog: this.#o.callLog,
       inviteTimeoutSeconds: config.sip.inviteTimeoutSeconds,
       nodes: cluster && nodeAddress ? { nodeId: cluster.nodeId, self: nodeAddress, address: (id) => cluster.address(id) } : undefined,
+      media: this.#media,
       logger: this.#log,
     });
 
@@ -173,11 +188,19 @@ export class SipService {
     });
     this.transport.on('flowClosed', (flow) => {
       this.#o.callLog.flowClosed(flow.id);
+      this.#media!.flowClosed(flow.id);
       this.#registrar!.flowClosed(flow).catch((err) => this.#log.error({ err }, 'SIP flow cleanup failed'));
     });
   }
 
+  /** rtpengine's address, when calls can be bridged. */
+  get mediaBridgeAddress(): string | undefined {
+    return this.#bridge?.address;
+  }
+
   async stop(): Promise<void> {
+    this.#media?.dispose();
+    this.#bridge?.close();
     this.#transactions?.dispose();
     await this.transport.stop();
   }

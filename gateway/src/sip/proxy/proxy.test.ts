@@ -1,8 +1,10 @@
 /** The proxy over real sockets: authentication, routing, forking, dialogs, errors. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  authedRequest as authedRequestWith,
   buildRequest,
   digestAuthorization,
+  inDialog,
   register,
   SDP,
   SipClient,
@@ -31,44 +33,10 @@ async function client(user: string, transport: 'udp' | 'tcp' = 'udp') {
   return c;
 }
 
-/**
- * Sends an out-of-dialog request the way a UA does: without credentials first, ACKs the 407
- * for INVITE, then again with a Proxy-Authorization. Returns the options used (for later CANCEL).
- */
-async function authedRequest(c: SipClient, o: Omit<RequestOptions, 'cseq' | 'via'> & { password?: string }): Promise<RequestOptions> {
-  const via1 = c.via;
-  c.send(buildRequest(c, { ...o, cseq: 1, via: via1 }));
-  const challenge = await c.final(o.callId, o.method);
-  expect(challenge.status).toBe(407);
-  if (o.method === 'INVITE') {
-    c.send(buildRequest(c, { ...o, method: 'ACK', cseq: 1, via: via1, toTag: /tag=([^;]+)/.exec(challenge.header('To') ?? '')?.[1], body: undefined, contact: undefined }));
-  }
-  const auth = digestAuthorization(challenge, { username: c.user, password: o.password ?? TEST_PASSWORD, method: o.method, uri: o.uri });
-  const second: RequestOptions = { ...o, cseq: 2, via: c.via, extra: [...(o.extra ?? []), auth] };
-  c.send(buildRequest(c, second));
-  return second;
-}
+const authedRequest = (c: SipClient, o: Omit<RequestOptions, 'cseq' | 'via'> & { password?: string }) => authedRequestWith(c, { password: TEST_PASSWORD, ...o });
 
 function inviteTo(caller: SipClient, callee: string, callId = uid('call-')) {
   return { method: 'INVITE', uri: `sip:${callee}@localhost`, from: caller.user, to: callee, callId, contact: caller.contact, body: SDP };
-}
-
-/** ACK/BYE inside the dialog a 200 OK set up (route set = reversed Record-Route). */
-function inDialog(c: SipClient, ok: ReceivedMessage, method: 'ACK' | 'BYE', cseq: number, fromTag: string): string {
-  const route = ok.headers('Record-Route').flatMap((h) => h.split(/,\s*(?=<)/)).reverse();
-  const target = /<([^>]+)>/.exec(ok.header('Contact') ?? '')![1];
-  const toTag = /tag=([^;]+)/.exec(ok.header('To')!)![1];
-  return buildRequest(c, {
-    method,
-    uri: target,
-    from: c.user,
-    fromTag,
-    to: /sip:([^@]+)@/.exec(ok.header('To')!)![1],
-    toTag,
-    callId: ok.header('Call-ID')!,
-    cseq,
-    extra: route.length ? [`Route: ${route.join(', ')}`] : [],
-  });
 }
 
 describe('proxy', () => {

@@ -24,6 +24,7 @@ import type { ServerTransaction } from '../transaction/serverTransaction.js';
 import type { TransactionLayer } from '../transaction/transactionLayer.js';
 import type { Flow, TransportProtocol } from '../transport/flow.js';
 import type { TransportLayer } from '../transport/transportLayer.js';
+import { CallMedia, type OfferMedia } from './callMedia.js';
 import { ResponseContext, type Branch } from './responseContext.js';
 import type { DialogRoute, RouteTokenSigner } from './routeToken.js';
 
@@ -62,6 +63,8 @@ export interface ProxyOptions {
   inviteTimeoutSeconds: number;
   /** Set when several gateway nodes share the users. */
   nodes?: NodeRouting;
+  /** Media bridging decisions; by default none is possible (no bridge). */
+  media?: CallMedia;
   logger: Logger;
 }
 
@@ -79,10 +82,12 @@ export class Proxy {
   readonly #contexts = new Map<string, ResponseContext>();
   readonly #host: string;
   readonly #port: number;
+  readonly #media: CallMedia;
 
   constructor(options: ProxyOptions) {
     this.#o = options;
     this.#log = options.logger;
+    this.#media = options.media ?? new CallMedia({ always: false, maxCalls: 0, logger: options.logger });
     this.#host = options.domain.advertisedHost;
     this.#port = options.domain.port;
   }
@@ -172,7 +177,7 @@ export class Proxy {
       if (isCall) this.#o.callLog.finalResponse(req.callId, 480, []);
       return reply(480);
     }
-    await this.#fork(req, st, username, maxForwards, bindings, hash);
+    await this.#fork(req, st, username, maxForwards, bindings, hash, this.#media.describeOffer(offer, st.flow));
   }
 
   /** An ACK for a 2xx: end to end, forwarded statelessly along the dialog's route. */
@@ -232,6 +237,7 @@ export class Proxy {
     maxForwards: number,
     bindings: Binding[],
     hash: string,
+    offer: OfferMedia | undefined,
   ): Promise<void> {
     if (st.isInvite) st.respond(createResponse(req, 100));
     // Our credentials stop here; the identity the callee sees is the one we vouch for.
@@ -264,22 +270,42 @@ export class Proxy {
 
     const callerAor = `${caller}@${this.#o.domain.name}`;
     let started = 0;
+    /** Why a device was not tried for its media: the answer when no device could be. */
+    let refusal: { status: 488 | 503; why: string } | undefined;
     for (const binding of bindings) {
+      const plan = this.#media.plan(offer, binding);
+      if (plan.kind === 'refuse') {
+        refusal = plan;
+        continue;
+      }
       const reach = await this.#reach(binding, callerAor);
       if (!reach) continue;
       const { flow } = reach;
       const copy = req.clone();
+      const viaBranch = loopBranch(hash);
+      if (plan.kind === 'bridge') {
+        try {
+          copy.body = await this.#media.offerToFork(req, viaBranch, plan.to, offer!, st.flow);
+        } catch (err) {
+          this.#log.warn({ callId: req.callId, err: (err as Error).message }, 'media bridge: offer failed');
+          refusal = { status: 503, why: 'The media bridge (rtpengine) does not answer' };
+          continue;
+        }
+        this.#media.forkFlow(req.callId, flow.id);
+      }
       copy.uri = binding.contact;
       for (const p of [...binding.path].reverse()) copy.prepend('route', p);
       if (reach.relayRoute) copy.prepend('route', reach.relayRoute);
       if (DIALOG_CREATING.has(req.method)) {
         this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: reach.tokenFlowId, aorB: binding.aor }, st.flow.protocol, flow.protocol);
       }
-      this.#prepareForward(copy, flow, loopBranch(hash), st.flow);
+      this.#prepareForward(copy, flow, viaBranch, st.flow);
+      const bridged = plan.kind === 'bridge';
       const branch: Branch = {
         flowId: flow.id,
         tx: this.#o.transactions.sendRequest(copy, flow, {
-          onResponse: (res, _tx, synthetic) => this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
+          onResponse: (res, _tx, synthetic) =>
+            bridged && !synthetic ? this.#onBridgedResponse(ctx, branch, res, viaBranch) : this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
         }),
       };
       ctx.addBranch(branch);
@@ -287,8 +313,11 @@ export class Proxy {
     }
     if (!started) {
       this.#contexts.delete(st.key);
-      if (st.isInvite) this.#o.callLog.finalResponse(req.callId, 480, []);
-      st.respond(createResponse(req, 480));
+      const status = refusal?.status ?? 480;
+      if (st.isInvite) this.#o.callLog.finalResponse(req.callId, status, []);
+      if (refusal) this.#media.counts.refused++;
+      // RFC 3261 §20.43: Warning 399 carries the reason a person can read.
+      st.respond(createResponse(req, status, refusal && { headers: [['Warning', `399 ${this.#host} "${refusal.why}"`]] }));
       return;
     }
     ctx.startTimerC();
@@ -306,8 +335,28 @@ export class Proxy {
     ctx.onResponse(branch, res, false);
   }
 
+  /**
+   * A response from a fork whose media goes through the bridge: its answer is rewritten for
+   * the caller first.
+   */
+  #onBridgedResponse(ctx: ResponseContext, branch: Branch, res: SipResponse, viaBranch: string): void {
+    this.#inOrder(branch, async () => {
+      await this.#media.answerFromFork(res, viaBranch);
+      this.#onBranchResponse(ctx, branch, res, false);
+    });
+  }
+
+  readonly #bridgedQueue = new WeakMap<Branch, Promise<void>>();
+
+  /** Handles a branch's responses one after the other (a 183 with its answer, then the 200), as bridge rewrites take time. */
+  #inOrder(branch: Branch, work: () => Promise<void>): void {
+    const next = (this.#bridgedQueue.get(branch) ?? Promise.resolve()).then(work).catch((err) => this.#log.error({ err }, 'SIP bridged response handling failed'));
+    this.#bridgedQueue.set(branch, next);
+  }
+
   #onFinal(req: SipRequest, st: ServerTransaction, res: SipResponse, branch: Branch | undefined): void {
     if (!st.isInvite) return;
+    this.#media.inviteFinal(req.callId, res.status);
     const flows = branch ? [st.flow.id, branch.flowId] : [];
     this.#o.callLog.finalResponse(req.callId, res.status, flows);
   }
@@ -355,11 +404,24 @@ export class Proxy {
       st.respond(createResponse(req, 430));
       return;
     }
-    if (req.method === 'BYE') this.#o.callLog.ended(req.callId);
+    if (req.method === 'BYE') {
+      this.#o.callLog.ended(req.callId);
+      this.#media.ended(req.callId);
+    }
+    const bridged = this.#media.isBridged(req.callId) && (req.method === 'INVITE' || req.method === 'UPDATE');
+    if (bridged) {
+      try {
+        await this.#media.inDialogOffer(req);
+      } catch (err) {
+        this.#log.warn({ callId: req.callId, err: (err as Error).message }, 'media bridge: in-dialog offer failed');
+        st.respond(createResponse(req, 503, { headers: [['Warning', `399 ${this.#host} "The media bridge (rtpengine) does not answer"`]] }));
+        return;
+      }
+    }
     const mf = Number(req.get('max-forwards') ?? 70);
     req.set('max-forwards', String(mf - 1));
     this.#prepareForward(req, target.flow, loopBranch(hash), st.flow);
-    this.#forwardStateful(req, st, target.flow);
+    this.#forwardStateful(req, st, target.flow, bridged);
   }
 
   /**
@@ -390,7 +452,7 @@ export class Proxy {
   }
 
   /** Sends one request on to one flow, its responses relayed back through a response context. */
-  #forwardStateful(req: SipRequest, st: ServerTransaction, flow: Flow): void {
+  #forwardStateful(req: SipRequest, st: ServerTransaction, flow: Flow, bridged = false): void {
     const ctx = new ResponseContext(
       st,
       req,
@@ -411,7 +473,14 @@ export class Proxy {
     const branch: Branch = {
       flowId: flow.id,
       tx: this.#o.transactions.sendRequest(req, flow, {
-        onResponse: (res, _tx, synthetic) => this.#onBranchResponse(ctx, branch, res, synthetic ?? false),
+        onResponse: (res, _tx, synthetic) => {
+          if (!bridged || synthetic) return this.#onBranchResponse(ctx, branch, res, synthetic ?? false);
+          // The answer to a bridged re-INVITE or UPDATE, rewritten for its offerer.
+          this.#inOrder(branch, async () => {
+            await this.#media.inDialogAnswer(res).catch((err) => this.#log.warn({ callId: res.callId, err: (err as Error).message }, 'media bridge: in-dialog answer failed'));
+            this.#onBranchResponse(ctx, branch, res, false);
+          });
+        },
       }),
     };
     ctx.addBranch(branch);

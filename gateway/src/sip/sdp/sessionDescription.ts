@@ -158,3 +158,21 @@ function parseAttribute(value: string): SdpAttribute {
 function formatAttribute(a: SdpAttribute): string {
   return a.value === undefined ? `a=${a.name}` : `a=${a.name}:${a.value}`;
 }
+
+/**
+ * What a whole description speaks: the profile of its active RTP sections when they agree,
+ * undefined when there are none (no media to bridge) or they mix profiles or are `other`.
+ */
+export function sessionProfile(sd: SessionDescription): Exclude<MediaProfile, 'other'> | undefined {
+  const profiles = new Set(sd.media.filter((m) => m.port !== 0).map((m) => mediaProfile(sd, m)));
+  if (profiles.size !== 1) return undefined;
+  const [profile] = profiles;
+  return profile === 'other' ? undefined : profile;
+}
+
+/** The addresses media is to be sent to (c= of each active section, or the session's). */
+export function mediaAddresses(sd: SessionDescription): string[] {
+  const address = (lines: Array<{ type: string; value: string }>) => lines.find((l) => l.type === 'c')?.value.split(' ')[2];
+  const session = address(sd.lines);
+  return sd.media.filter((m) => m.port !== 0).map((m) => address(m.lines) ?? session ?? '');
+}

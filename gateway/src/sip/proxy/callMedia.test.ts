@@ -1,0 +1,183 @@
+/**
+ * The proxy and the media bridge over real sockets, with Debian's rtpengine: a plain-RTP
+ * phone and a browser-like WebSocket client call each other, and each gets the profile it
+ * speaks; every way a call ends leaves no call behind in rtpengine; without a bridge, such a
+ * call is refused at once with 488 and the reason.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasRtpengine, RtpengineProcess } from '../../../test-support/rtpengine.js';
+import { BROWSER_OPUS_OFFER, browserAnswer, PHONE_ANSWER, PHONE_OFFER } from '../../../test-support/sdpSamples.js';
+import { authedRequest, buildRequest, inDialog, register, SipClient, uid, type ReceivedMessage } from '../../../test-support/sipClient.js';
+import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../../../test-support/testGateway.js';
+import { parseSdp, sessionProfile } from '../sdp/sessionDescription.js';
+
+const clients: SipClient[] = [];
+/** Closed before a gateway stops, which waits for its WebSocket clients. */
+function closeClients(): void {
+  for (const c of clients.splice(0)) c.close();
+}
+
+async function phone(gw: TestGateway, user: string): Promise<SipClient> {
+  const c = await SipClient.open(gw.sipPort, user, 'udp');
+  clients.push(c);
+  expect((await register(c, TEST_PASSWORD)).status).toBe(200);
+  return c;
+}
+
+async function browser(gw: TestGateway, user: string): Promise<SipClient> {
+  const c = await SipClient.openWebSocket(gw.httpPort, user);
+  clients.push(c);
+  expect((await register(c, TEST_PASSWORD)).status).toBe(200);
+  return c;
+}
+
+function call(from: SipClient, to: string, body: string, callId = uid('bridge-')) {
+  return authedRequest(from, { method: 'INVITE', uri: `sip:${to}@localhost`, from: from.user, fromTag: `t-${callId}`, to, callId, contact: from.contact, body, password: TEST_PASSWORD });
+}
+
+const profileOf = (m: ReceivedMessage) => sessionProfile(parseSdp(m.body));
+const sdp = ['Content-Type: application/sdp'];
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('calls between phones and browsers without a media bridge', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    for (const u of ['alice', 'bob']) await gw.addUser(u, TEST_PASSWORD);
+  });
+  afterAll(async () => {
+    closeClients();
+    await gw.stop();
+  });
+
+  it("refuses a plain-RTP phone's call to a browser at once with 488 and the reason, without ringing the browser", async () => {
+    const bob = await browser(gw, 'bob');
+    const alice = await phone(gw, 'alice');
+    const o = await call(alice, 'bob', PHONE_OFFER);
+    const res = await alice.final(o.callId, 'INVITE');
+    expect(res.status).toBe(488);
+    expect(res.header('Warning')).toMatch(/^399 \S+ "The caller sends plain RTP and the callee needs WebRTC media .*no media bridge/);
+    await expect(bob.request('INVITE', 500)).rejects.toThrow(/timed out/);
+  });
+});
+
+describe.skipIf(!hasRtpengine())('calls through the media bridge (rtpengine)', () => {
+  const rtpengine = new RtpengineProcess();
+  let gw: TestGateway;
+  let alice: SipClient; // a desk phone, plain RTP over UDP
+  let bob: SipClient; // a browser, SIP over WebSocket
+
+  beforeAll(async () => {
+    await rtpengine.start();
+    gw = await startTestGateway({ PARLEY_MEDIA_BRIDGE: rtpengine.url });
+    for (const u of ['alice', 'bob', 'carol']) await gw.addUser(u, TEST_PASSWORD);
+    alice = await phone(gw, 'alice');
+    bob = await browser(gw, 'bob');
+  }, 30_000);
+  afterAll(async () => {
+    closeClients();
+    await gw?.stop();
+    await rtpengine.stop();
+  });
+
+  it('a phone calls a browser: the browser is offered WebRTC media, the phone gets plain RTP back; BYE ends it in rtpengine', async () => {
+    const o = await call(alice, 'bob', PHONE_OFFER);
+    const invite = await bob.request('INVITE');
+    expect(profileOf(invite)).toBe('webrtc');
+    expect(invite.body).toMatch(/a=candidate:\S+ 1 UDP \d+ 127\.0\.0\.1 \d+ typ host/);
+    bob.reply(invite, 180, 'Ringing');
+    bob.reply(invite, 200, 'OK', sdp, browserAnswer(invite.body));
+    const ok = await alice.response(o.callId, 'INVITE', 200);
+    expect(profileOf(ok)).toBe('rtp');
+    expect(ok.body).not.toMatch(/ice-ufrag|fingerprint|50111/);
+    expect(await rtpengine.query(o.callId)).toBeDefined();
+    expect(gw.gateway.sip.stats.sip_bridged_calls).toBe(1);
+
+    alice.send(inDialog(alice, ok, 'ACK', 2, o.fromTag!));
+    alice.send(inDialog(alice, ok, 'BYE', 3, o.fromTag!));
+    const bye = await bob.request('BYE');
+    bob.reply(bye, 200, 'OK');
+    expect((await alice.final(o.callId, 'BYE')).status).toBe(200);
+    await until(async () => (await rtpengine.query(o.callId)) === undefined, 'the call gone from rtpengine');
+    expect(gw.gateway.sip.stats.sip_bridged_calls).toBe(0);
+  });
+
+  it('a browser offering opus alone calls a phone: the phone is offered G.711 over plain RTP (rtpengine transcodes), the browser gets WebRTC back', async () => {
+    const o = await call(bob, 'alice', BROWSER_OPUS_OFFER);
+    const invite = await alice.request('INVITE');
+    expect(profileOf(invite)).toBe('rtp');
+    expect(invite.body).toMatch(/m=audio \d+ RTP\/AVP 111 0 8/);
+    alice.reply(invite, 200, 'OK', sdp, PHONE_ANSWER);
+    const ok = await bob.response(o.callId, 'INVITE', 200);
+    expect(profileOf(ok)).toBe('webrtc');
+    expect(ok.body).toMatch(/UDP\/TLS\/RTP\/SAVPF 111/);
+    bob.send(inDialog(bob, ok, 'ACK', 2, o.fromTag!));
+    // A re-INVITE from the phone (hold, say) goes through the bridge too, each side in its profile.
+    const reinvite = buildRequest(alice, {
+      method: 'INVITE',
+      uri: /<([^>]+)>/.exec(invite.header('Contact') ?? '')![1],
+      from: 'alice',
+      fromTag: 'alice-tag',
+      to: 'bob',
+      toTag: /tag=([^;>]+)/.exec(invite.header('From')!)![1],
+      callId: o.callId,
+      cseq: 10,
+      extra: invite.headers('Record-Route').flatMap((h) => h.split(/,\s*(?=<)/)).length ? [`Route: ${invite.headers('Record-Route').join(', ')}`] : [],
+      body: PHONE_ANSWER.replace('a=sendrecv', 'a=sendonly'),
+    });
+    alice.send(reinvite);
+    const reoffer = await bob.request('INVITE');
+    expect(profileOf(reoffer)).toBe('webrtc');
+    bob.reply(reoffer, 200, 'OK', sdp, browserAnswer(reoffer.body).replace('a=sendrecv', 'a=recvonly'));
+    const reok = await alice.response(o.callId, 'INVITE', 200);
+    expect(profileOf(reok)).toBe('rtp');
+    // The browser's connection dies without a BYE: the call goes from rtpengine at once.
+    bob.close();
+    await until(async () => (await rtpengine.query(o.callId)) === undefined, 'the call gone from rtpengine after the flow died');
+    bob = await browser(gw, 'bob');
+  });
+
+  it('a call that is declined, or cancelled, leaves nothing in rtpengine', async () => {
+    const declined = await call(alice, 'bob', PHONE_OFFER);
+    const invite = await bob.request('INVITE');
+    bob.reply(invite, 486, 'Busy Here');
+    expect((await alice.final(declined.callId, 'INVITE')).status).toBe(486);
+    await until(async () => (await rtpengine.query(declined.callId)) === undefined, 'declined call gone');
+
+    const cancelled = await call(alice, 'bob', PHONE_OFFER);
+    const ringing = await bob.request('INVITE');
+    bob.reply(ringing, 180, 'Ringing');
+    await alice.response(cancelled.callId, 'INVITE', 180);
+    alice.send(buildRequest(alice, { ...cancelled, method: 'CANCEL', body: undefined, contact: undefined, extra: [] }));
+    const cancel = await bob.request('CANCEL');
+    bob.reply(cancel, 200, 'OK');
+    bob.reply(ringing, 487, 'Request Terminated');
+    expect((await alice.final(cancelled.callId, 'INVITE')).status).toBe(487);
+    await until(async () => (await rtpengine.query(cancelled.callId)) === undefined, 'cancelled call gone');
+    expect(await rtpengine.sessions()).toBe(0);
+  });
+
+  it('two phones with plain RTP call each other directly, unless one is behind NAT: then its media is anchored', async () => {
+    const carol = await phone(gw, 'carol');
+    const direct = await call(alice, 'carol', PHONE_OFFER);
+    const invite = await carol.request('INVITE');
+    expect(invite.body).toBe(PHONE_OFFER);
+    carol.reply(invite, 486, 'Busy Here');
+    await alice.final(direct.callId, 'INVITE');
+
+    const natted = await call(alice, 'carol', PHONE_OFFER.replace(/127\.0\.0\.1/g, '192.168.1.20'));
+    const anchored = await carol.request('INVITE');
+    expect(anchored.body).not.toContain('192.168.1.20');
+    expect(profileOf(anchored)).toBe('rtp');
+    carol.reply(anchored, 486, 'Busy Here');
+    await alice.final(natted.callId, 'INVITE');
+    await until(async () => (await rtpengine.sessions()) === 0, 'no calls left');
+  });
+});
