@@ -13,6 +13,7 @@ import { chromium, expect, test, type Browser, type Page } from '@playwright/tes
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { Baresip, ensurePhoneInterface, hasBaresip, hasCoturn, hasLinphonec, Linphonec, StunServer } from '../gateway/test-support/softphones.js';
 import { CAPTURE_PEER_CONNECTIONS, signIn } from './support/browser.js';
+import { browserAnswers, browserCalls, browserHangsUp, expectAudioBothWaysInBrowser } from './support/phones.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js';
 
 const PASSWORD = 'phones-are-people-too';
@@ -63,89 +64,43 @@ test.afterAll(async () => {
   await gateway?.stop();
 });
 
-/** Audio bytes the browser has received and sent on its live calls. */
-async function audioBytes(page: Page): Promise<{ received: number; sent: number }> {
-  return page.evaluate(async () => {
-    const pcs = ((window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []).filter((pc) => pc.connectionState !== 'closed');
-    const out = { received: 0, sent: 0 };
-    for (const pc of pcs) {
-      (await pc.getStats()).forEach((s: { type: string; kind?: string; bytesReceived?: number; bytesSent?: number }) => {
-        if (s.kind !== 'audio') return;
-        if (s.type === 'inbound-rtp') out.received += s.bytesReceived ?? 0;
-        if (s.type === 'outbound-rtp') out.sent += s.bytesSent ?? 0;
-      });
-    }
-    return out;
-  });
-}
-
-async function expectAudioBothWaysInBrowser(label: string): Promise<void> {
-  const before = await audioBytes(alice);
-  await expect
-    .poll(
-      async () => {
-        const now = await audioBytes(alice);
-        return { received: now.received > before.received + 2000, sent: now.sent > before.sent + 2000 };
-      },
-      { message: `${label}: the browser should receive and send audio`, timeout: 20_000 },
-    )
-    .toEqual({ received: true, sent: true });
-}
-
-async function browserCalls(user: string): Promise<void> {
-  await alice.getByRole('tab', { name: 'Calls' }).click();
-  await alice.getByLabel('Name to call').fill(user);
-  await alice.getByRole('button', { name: 'Audio call', exact: true }).click();
-  await expect(alice.getByTestId('call-screen')).toHaveAttribute('data-phase', 'active', { timeout: 20_000 });
-}
-
-async function browserAnswers(): Promise<void> {
-  await alice.getByTestId('incoming-call').getByRole('button', { name: 'Accept' }).click({ timeout: 20_000 });
-  await expect(alice.getByTestId('call-screen')).toHaveAttribute('data-phase', 'active', { timeout: 20_000 });
-}
-
-async function browserHangsUp(): Promise<void> {
-  await alice.getByRole('button', { name: /Hang up|End call/ }).first().click();
-  await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
-}
-
 test('the browser calls baresip, and baresip calls the browser, with audio both ways', async () => {
   let from = bob.output.length;
-  await browserCalls('bob'); // baresip answers by itself
+  await browserCalls(alice, 'bob'); // baresip answers by itself
   await bob.waitFor(/DTLS-SRTP complete/, 15_000, from);
   await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
-  await expectAudioBothWaysInBrowser('browser → baresip');
-  await browserHangsUp();
+  await expectAudioBothWaysInBrowser(alice, 'browser → baresip');
+  await browserHangsUp(alice);
   // baresip reports the BYE as "session closed"; its "Call … terminated" summary is left out
   // when the call lasted under a second (call.c print_summary), so that line cannot be relied on.
   await bob.waitFor(/session closed/, 10_000, from);
 
   from = bob.output.length;
   await bob.command('dial', 'sip:alice@localhost');
-  await browserAnswers();
+  await browserAnswers(alice);
   await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
-  await expectAudioBothWaysInBrowser('baresip → browser');
+  await expectAudioBothWaysInBrowser(alice, 'baresip → browser');
   await bob.command('hangup');
   await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
 });
 
 test('the browser calls linphonec, and linphonec calls the browser, with audio both ways', async () => {
   let from = carol.logText().length;
-  await browserCalls('carol'); // linphonec -a answers by itself
+  await browserCalls(alice, 'carol'); // linphonec -a answers by itself
   await carol.waitFor(/DTLS Handshake on RTP channel successful/, 15_000, from);
-  await expectAudioBothWaysInBrowser('browser → linphonec');
-  await browserHangsUp();
+  await expectAudioBothWaysInBrowser(alice, 'browser → linphonec');
+  await browserHangsUp(alice);
   let [, packets] = await carol.waitFor(/ortp-message-received\s+(\d+) packets/, 10_000, from);
   expect(Number(packets)).toBeGreaterThan(10);
 
   from = carol.logText().length;
   carol.command('call sip:alice@localhost');
-  await browserAnswers().catch((err: Error) => {
+  await browserAnswers(alice).catch((err: Error) => {
     throw new Error(`${err.message}\nlinphonec: ${carol.logText().slice(from).split('\n').slice(-6000)}\ngateway: ${gateway.output.slice(-3000)}`);
   });
   // The browser answers as the DTLS server, so linphone's mbedTLS is the client (client/src/sip/dtlsRole.ts).
   await carol.waitFor(/DTLS Handshake on RTP channel successful/, 15_000, from);
-  await expectAudioBothWaysInBrowser('linphonec → browser');
+  await expectAudioBothWaysInBrowser(alice, 'linphonec → browser');
   carol.command('terminate');
   await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
   [, packets] = await carol.waitFor(/ortp-message-received\s+(\d+) packets/, 10_000, from);

@@ -17,7 +17,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 if [ "$want_test" = 1 ]; then
-  apt_install chromium sip-tester redis-server postgresql iproute2 fonts-dejavu-core baresip-core linphone-cli coturn haproxy
+  apt_install chromium sip-tester redis-server postgresql iproute2 fonts-dejavu-core baresip-core linphone-cli coturn haproxy rtpengine-daemon
 fi
 
 # npm packages: reinstall when package-lock.json changed since the last install.

@@ -68,8 +68,12 @@ const envSchema = z.object({
   PARLEY_SIP_INVITE_TIMEOUT_SECONDS: int(120, 10, 600),
 
   // Media bridge (rtpengine) between browsers and phones that speak other media profiles
-  /** rtpengine's ng control address, e.g. udp:127.0.0.1:22222; unset: no bridge (such calls get 488 with the reason). */
-  PARLEY_MEDIA_BRIDGE: z.string().optional(),
+  /**
+   * rtpengine's ng control address (udp:host:port); `auto` (the default) uses Debian's
+   * rtpengine-daemon on udp:127.0.0.1:2223 when it answers at start; `off`: no bridge (calls
+   * that need one get 488 with the reason).
+   */
+  PARLEY_MEDIA_BRIDGE: z.string().default('auto'),
   /** Send every call through the bridge, browser to browser too (media from a fixed address, never peer to peer). */
   PARLEY_MEDIA_BRIDGE_ALWAYS: z.enum(['true', 'false']).default('false'),
   /** Calls one gateway node keeps in the bridge at once; more are refused with 503. */
@@ -173,6 +177,7 @@ export interface GatewayConfig {
     udp: boolean;
   };
   mediaBridge: {
+    /** udp:host:port, or 'auto'; undefined: none. */
     url?: string;
     always: boolean;
     maxCalls: number;
@@ -310,7 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       udp: e.PARLEY_SIP_UDP === 'true',
     },
     mediaBridge: {
-      url: e.PARLEY_MEDIA_BRIDGE || undefined,
+      url: e.PARLEY_MEDIA_BRIDGE === 'off' || e.PARLEY_MEDIA_BRIDGE === '' ? undefined : e.PARLEY_MEDIA_BRIDGE,
       always: e.PARLEY_MEDIA_BRIDGE_ALWAYS === 'true',
       maxCalls: e.PARLEY_MEDIA_BRIDGE_MAX_CALLS,
     },

@@ -54,6 +54,8 @@ export class GatewayProcess {
       // Conference media on loopback, on ports the system picks.
       PARLEY_SFU_LISTEN_IP: '127.0.0.1',
       PARLEY_SFU_RTC_PORT: '0',
+      // No bridge unless a test brings its own rtpengine (never a system one it happens to find).
+      PARLEY_MEDIA_BRIDGE: 'off',
       ...this.#env,
     };
   }

@@ -90,6 +90,20 @@ export class RtpengineProcess {
     }
   }
 
+  /** For every call rtpengine holds: the RTP and RTCP packets it has received from each side (by tag). */
+  async packetsReceived(): Promise<Array<{ callId: string; bySide: number[] }>> {
+    const list = (await this.#control!.request('list')).calls;
+    const out: Array<{ callId: string; bySide: number[] }> = [];
+    for (const callId of Array.isArray(list) ? list.map(String) : []) {
+      const call = (await this.query(callId)) as { tags?: Record<string, { medias?: Array<{ streams?: Array<{ stats?: { packets?: number } }> }> }> } | undefined;
+      const bySide = Object.values(call?.tags ?? {}).map((tag) =>
+        (tag.medias ?? []).flatMap((m) => m.streams ?? []).reduce((sum, st) => sum + (st.stats?.packets ?? 0), 0),
+      );
+      out.push({ callId, bySide });
+    }
+    return out;
+  }
+
   async stop(): Promise<void> {
     this.#control?.close();
     if (this.#child && this.#child.exitCode === null) this.#child.kill('SIGTERM');

@@ -43,15 +43,17 @@ export function ensurePhoneInterface(): string | undefined {
   return name;
 }
 
-/** A 48 kHz stereo 440 Hz tone (16-bit PCM WAV) of `seconds`: what the phones "say". */
-export function writeTone(file: string, seconds = 30): void {
-  const rate = 48_000;
+/**
+ * A 440 Hz tone (16-bit PCM WAV) of `seconds`: what the phones "say". 48 kHz stereo by default;
+ * baresip's file source wants the codec's own rate, so 8 kHz mono for a G.711-only phone.
+ */
+export function writeTone(file: string, seconds = 30, rate = 48_000, channels = 2): void {
   const samples = rate * seconds;
-  const data = Buffer.alloc(samples * 4);
+  const frame = 2 * channels;
+  const data = Buffer.alloc(samples * frame);
   for (let i = 0; i < samples; i++) {
     const v = Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate));
-    data.writeInt16LE(v, i * 4);
-    data.writeInt16LE(v, i * 4 + 2);
+    for (let c = 0; c < channels; c++) data.writeInt16LE(v, i * frame + 2 * c);
   }
   const header = Buffer.alloc(44);
   header.write('RIFF', 0);
@@ -59,10 +61,10 @@ export function writeTone(file: string, seconds = 30): void {
   header.write('WAVEfmt ', 8);
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(2, 22); // channels
+  header.writeUInt16LE(channels, 22);
   header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 4, 28);
-  header.writeUInt16LE(4, 32);
+  header.writeUInt32LE(rate * frame, 28);
+  header.writeUInt16LE(frame, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36);
   header.writeUInt32LE(data.length, 40);
@@ -126,11 +128,14 @@ export interface PhoneOptions {
   stunServer?: string;
 }
 
-/** baresip 1.0, the plain account line an operator would write, plus WebRTC media. */
+/**
+ * baresip 1.0, the plain account line an operator would write: with a STUN server, WebRTC
+ * media (ICE, DTLS-SRTP); without, a plain-RTP phone (`g711Only`: no opus either).
+ */
 export class Baresip extends PhoneProcess {
   controlPort = 0;
 
-  constructor(private readonly o: PhoneOptions & { mediaInterface?: string }) {
+  constructor(private readonly o: PhoneOptions & { mediaInterface?: string; g711Only?: boolean }) {
     super();
   }
 
@@ -138,7 +143,8 @@ export class Baresip extends PhoneProcess {
     const domain = this.o.domain ?? 'localhost';
     this.controlPort = await freeTcpPort();
     const sipPort = await freeTcpUdpPort();
-    writeTone(path.join(this.dir, 'tone.wav'));
+    if (this.o.g711Only) writeTone(path.join(this.dir, 'tone.wav'), 30, 8000, 1);
+    else writeTone(path.join(this.dir, 'tone.wav'));
     const media = this.o.stunServer ? `;medianat=ice;mediaenc=dtls_srtp;stunserver="${this.o.stunServer}"` : '';
     fs.writeFileSync(
       path.join(this.dir, 'accounts'),
@@ -152,7 +158,7 @@ export class Baresip extends PhoneProcess {
         `sip_listen 127.0.0.1:${sipPort}`,
         ...(this.o.mediaInterface ? [`net_interface ${this.o.mediaInterface}`] : []),
         'rtcp_mux yes',
-        ...['opus', 'g711', 'aufile', 'ice', 'stun', 'dtls_srtp', 'srtp', 'menu', 'contact', 'ctrl_tcp', 'account'].map((m) => `module ${m}.so`),
+        ...[...(this.o.g711Only ? [] : ['opus']), 'g711', 'aufile', 'ice', 'stun', 'dtls_srtp', 'srtp', 'menu', 'contact', 'ctrl_tcp', 'account'].map((m) => `module ${m}.so`),
         `ctrl_tcp_listen 127.0.0.1:${this.controlPort}`,
         `audio_source aufile,${path.join(this.dir, 'tone.wav')}`,
         `audio_player aufile,${path.join(this.dir, 'heard.wav')}`,

@@ -52,6 +52,8 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
     PARLEY_SFU_WORKERS: '1',
     PARLEY_SFU_LISTEN_IP: '127.0.0.1',
     PARLEY_SFU_RTC_PORT: '0',
+    // No bridge unless a test brings its own rtpengine (never a system one it happens to find).
+    PARLEY_MEDIA_BRIDGE: 'off',
     ...env,
     ...storageEnv,
   });

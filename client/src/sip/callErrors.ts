@@ -1,6 +1,13 @@
 /** Why a call ended, in words a person understands, from the SIP status or JsSIP cause. */
 
-export function describeFailure(peerName: string, status: number | undefined, cause: string | undefined, direction: 'outgoing' | 'incoming'): string {
+export function describeFailure(
+  peerName: string,
+  status: number | undefined,
+  cause: string | undefined,
+  direction: 'outgoing' | 'incoming',
+  /** The response's Warning header (RFC 3261 §20.43), which says why a server refused. */
+  warning?: string,
+): string {
   if (direction === 'incoming') {
     if (cause === 'Canceled') return `Missed call from ${peerName}`;
     return `Call with ${peerName} ended`;
@@ -24,6 +31,9 @@ export function describeFailure(peerName: string, status: number | undefined, ca
       return 'Call cancelled';
     case 488:
     case 606:
+      if (warning && /no media bridge/i.test(warning)) {
+        return `${peerName}'s phone cannot talk to a browser on this server: it sends another kind of audio, and the server has no media bridge to convert it. Ask your administrator to set one up (rtpengine).`;
+      }
       return `Your device and ${peerName}'s could not agree on audio/video settings`;
     case 403:
       return 'You are not allowed to make this call; try signing in again';

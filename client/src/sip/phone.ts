@@ -316,8 +316,9 @@ export class Phone extends Emitter<PhoneEvents> {
       this.#end(call, `${who} ended the call`);
     });
     session.on('failed', (e) => {
-      const status = (e.message as IncomingResponse | undefined)?.status_code;
-      let message = describeFailure(call.peerName, status, e.cause, call.direction);
+      const response = e.originator === 'remote' ? (e.message as IncomingResponse | undefined) : undefined;
+      const status = response?.status_code;
+      let message = describeFailure(call.peerName, status, e.cause, call.direction, response?.getHeader?.('Warning'));
       if (e.originator === 'local' && call.direction === 'incoming') message = `You declined the call from ${call.peerName}`;
       if (e.originator === 'local' && call.direction === 'outgoing') message = 'Call cancelled';
       // RFC 3326 Reason on the CANCEL: another of our devices took the call.

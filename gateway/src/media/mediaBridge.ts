@@ -16,6 +16,9 @@ export interface MediaBridgeOptions {
   /** rtpengine's ng control address: `udp:host:port` (or `host:port`). */
   url: string;
   logger: Logger;
+  /** How many times a command is sent before rtpengine counts as not answering (3), and how long each waits (500 ms). */
+  tries?: number;
+  retryMs?: number;
 }
 
 /** One side's description going through the bridge. */
@@ -50,7 +53,7 @@ export class MediaBridge {
   constructor(options: MediaBridgeOptions) {
     const m = /^(?:udp:)?(\[[^\]]+\]|[^:]+):(\d+)$/.exec(options.url.trim());
     if (!m) throw new Error(`PARLEY_MEDIA_BRIDGE must look like udp:127.0.0.1:22222, not '${options.url}'`);
-    this.#client = new NgClient({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+    this.#client = new NgClient({ host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]), tries: options.tries, retryMs: options.retryMs });
     this.#log = options.logger;
   }
 

@@ -61,6 +61,26 @@ export interface SipClusterOptions {
   isNodeAddress(ip: string): boolean;
 }
 
+/** Where Debian's rtpengine-daemon listens for its ng protocol with its packaged settings. */
+const DEBIAN_RTPENGINE = 'udp:127.0.0.1:2223';
+
+/** The media bridge the settings name; for `auto`, a local rtpengine if one answers now. */
+async function openMediaBridge(url: string | undefined, log: Logger): Promise<MediaBridge | undefined> {
+  if (!url) return undefined;
+  if (url === 'auto') {
+    const local = new MediaBridge({ url: DEBIAN_RTPENGINE, logger: log, tries: 1, retryMs: 250 });
+    if (await local.ping()) return local;
+    local.close();
+    return undefined;
+  }
+  const bridge = new MediaBridge({ url, logger: log });
+  if (!(await bridge.ping())) {
+    // Not fatal: rtpengine may start after us; each bridged call says so if it still does not answer.
+    log.warn({ bridge: bridge.address }, 'media bridge (rtpengine) does not answer ping yet');
+  }
+  return bridge;
+}
+
 export class SipService {
   readonly transport: TransportLayer;
   /** Wrong digest answers per account and address (not per address alone: a whole office shares one NAT). */
@@ -154,11 +174,7 @@ export class SipService {
       logger: this.#log,
     });
     const bridgeConfig = config.mediaBridge;
-    this.#bridge = bridgeConfig.url ? new MediaBridge({ url: bridgeConfig.url, logger: this.#log }) : undefined;
-    if (this.#bridge && !(await this.#bridge.ping())) {
-      // Not fatal: rtpengine may start after us; each bridged call says so if it still does not answer.
-      this.#log.warn({ bridge: this.#bridge.address }, 'media bridge (rtpengine) does not answer ping yet');
-    }
+    this.#bridge = await openMediaBridge(bridgeConfig.url, this.#log);
     this.#media = new CallMedia({ bridge: this.#bridge, always: bridgeConfig.always, maxCalls: bridgeConfig.maxCalls, logger: this.#log });
     this.#proxy = new Proxy({
       domain,

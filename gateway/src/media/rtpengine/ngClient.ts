@@ -55,7 +55,7 @@ export class NgClient {
   #closed = false;
 
   constructor(options: NgClientOptions) {
-    this.#o = { retryMs: 500, tries: 3, ...options };
+    this.#o = { host: options.host, port: options.port, retryMs: options.retryMs ?? 500, tries: options.tries ?? 3 };
     this.#socket = dgram.createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
     this.#socket.on('message', (data) => this.#onReply(data));
     // A send to a closed port comes back as an error on some systems: the retry covers it.

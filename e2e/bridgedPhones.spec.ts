@@ -1,0 +1,155 @@
+/**
+ * Phones that speak plain RTP — what almost every desk phone and softphone does — and a
+ * browser, through the gateway with Debian's rtpengine as its media bridge: baresip with G.711
+ * only and linphonec over UDP, each tested both ways with audio verified on both ends (the
+ * browser's getStats(), the phone's own reports, rtpengine's per-call packet counters), and
+ * every rtpengine call gone once the call ends. Without a bridge, the same calls are refused
+ * at once with 488 and the browser says why.
+ */
+import fs from 'node:fs';
+import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
+import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
+import { hasRtpengine, RtpengineProcess } from '../gateway/test-support/rtpengine.js';
+import { Baresip, ensurePhoneInterface, hasBaresip, hasLinphonec, Linphonec } from '../gateway/test-support/softphones.js';
+import { CAPTURE_PEER_CONNECTIONS, signIn } from './support/browser.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js';
+import { browserAnswers, browserCalls, browserHangsUp, expectAudioBothWaysInBrowser } from './support/phones.js';
+
+const PASSWORD = 'phones-are-people-too';
+const phoneInterface = hasBaresip() && hasLinphonec() && hasRtpengine() ? ensurePhoneInterface() : undefined;
+
+test.skip(!phoneInterface, 'needs baresip-core, linphone-cli, rtpengine-daemon and a non-loopback interface');
+test.describe.configure({ mode: 'serial' });
+
+let rtpengine: RtpengineProcess;
+let gateway: GatewayProcess;
+let bob: Baresip;
+let carol: Linphonec;
+let browser: Browser;
+let alice: Page;
+
+async function gatewayWith(env: Record<string, string>): Promise<GatewayProcess> {
+  const gw = new GatewayProcess({ env });
+  gw.addUser('alice', PASSWORD, 'Alice Liddell');
+  gw.addUser('bob', PASSWORD, 'Bob on a desk phone');
+  gw.addUser('carol', PASSWORD, 'Carol on Linphone');
+  await gw.start();
+  return gw;
+}
+
+async function signedInBrowser(gw: GatewayProcess): Promise<Page> {
+  const context = await browser.newContext({ baseURL: gw.url, permissions: ['camera', 'microphone'] });
+  await context.addInitScript(CAPTURE_PEER_CONNECTIONS);
+  const page = await context.newPage();
+  await page.goto('/');
+  await signIn(page, 'alice', PASSWORD);
+  await expect(page.getByTestId('registration')).toHaveText('Ready for calls', { timeout: 15_000 });
+  return page;
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  rtpengine = new RtpengineProcess();
+  await rtpengine.start();
+  gateway = await gatewayWith({ PARLEY_MEDIA_BRIDGE: rtpengine.url });
+  bob = new Baresip({ user: 'bob', password: PASSWORD, sipPort: gateway.sipPort, mediaInterface: phoneInterface, g711Only: true });
+  carol = new Linphonec({ user: 'carol', password: PASSWORD, sipPort: gateway.sipPort });
+  await Promise.all([bob.start(), carol.start()]);
+  expect((await bob.registration())[0]).toMatch(/200 OK/);
+  expect((await carol.registration())[1]).toBe('LinphoneRegistrationOk');
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  alice = await signedInBrowser(gateway);
+});
+
+test.afterEach(async ({}, testInfo) => {
+  if (testInfo.status === testInfo.expectedStatus) return;
+  const logs: Record<string, string | undefined> = { baresip: bob?.output, linphonec: carol?.logText(), rtpengine: rtpengine?.log, gateway: gateway?.output };
+  for (const [name, text] of Object.entries(logs)) {
+    const file = testInfo.outputPath(`${name}.log`);
+    fs.writeFileSync(file, (text ?? '').slice(-200_000));
+    await testInfo.attach(`${name}.log`, { path: file, contentType: 'text/plain' });
+  }
+});
+
+test.afterAll(async () => {
+  await browser?.close();
+  await bob?.stop();
+  await carol?.stop();
+  await gateway?.stop();
+  await rtpengine?.stop();
+});
+
+/** The call's media went through rtpengine both ways, and the call is gone from it after the hang-up. */
+async function expectBridgedThenGone(hangUp: () => Promise<void>): Promise<void> {
+  const calls = await rtpengine.packetsReceived();
+  expect(calls).toHaveLength(1);
+  // Both sides' media reached rtpengine (its counters), not only the browser's.
+  expect(calls[0].bySide).toHaveLength(2);
+  for (const packets of calls[0].bySide) expect(packets).toBeGreaterThan(20);
+  await hangUp();
+  await expect.poll(() => rtpengine.sessions(), { message: 'rtpengine should hold no call after the hang-up', timeout: 10_000 }).toBe(0);
+}
+
+test('the browser calls baresip (plain RTP, G.711 only), and baresip calls the browser, with audio both ways through rtpengine', async () => {
+  let from = bob.output.length;
+  await browserCalls(alice, 'bob'); // baresip answers by itself
+  await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+  expect(bob.output.slice(from)).not.toMatch(/DTLS|\bice\b/i); // plain RTP: no ICE, no encryption
+  await expectAudioBothWaysInBrowser(alice, 'browser → plain-RTP baresip');
+  await expectBridgedThenGone(() => browserHangsUp(alice));
+  await bob.waitFor(/session closed/, 10_000, from);
+
+  from = bob.output.length;
+  await bob.command('dial', 'sip:alice@localhost');
+  await browserAnswers(alice);
+  await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+  await expectAudioBothWaysInBrowser(alice, 'plain-RTP baresip → browser');
+  await expectBridgedThenGone(async () => {
+    await bob.command('hangup');
+    await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
+  });
+});
+
+test('the browser calls linphonec over UDP with plain RTP, and linphonec calls the browser, with audio both ways through rtpengine', async () => {
+  let from = carol.logText().length;
+  await browserCalls(alice, 'carol'); // linphonec -a answers by itself
+  await expectAudioBothWaysInBrowser(alice, 'browser → linphonec');
+  await expectBridgedThenGone(() => browserHangsUp(alice));
+  let [, packets] = await carol.waitFor(/ortp-message-received\s+(\d+) packets/, 10_000, from);
+  expect(Number(packets)).toBeGreaterThan(10);
+
+  from = carol.logText().length;
+  carol.command('call sip:alice@localhost');
+  await browserAnswers(alice);
+  await expectAudioBothWaysInBrowser(alice, 'linphonec → browser');
+  await expectBridgedThenGone(async () => {
+    carol.command('terminate');
+    await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
+  });
+  [, packets] = await carol.waitFor(/ortp-message-received\s+(\d+) packets/, 10_000, from);
+  expect(Number(packets)).toBeGreaterThan(10);
+});
+
+test('without a media bridge, a plain-RTP phone calling the browser is refused at once with the reason, and the browser calling it says why', async () => {
+  const bare = await gatewayWith({});
+  const phone = new Baresip({ user: 'bob', password: PASSWORD, sipPort: bare.sipPort, mediaInterface: phoneInterface, g711Only: true });
+  try {
+    await phone.start();
+    expect((await phone.registration())[0]).toMatch(/200 OK/);
+    const page = await signedInBrowser(bare);
+    const from = phone.output.length;
+    await phone.command('dial', 'sip:alice@localhost');
+    await phone.waitFor(/488 Not Acceptable Here/, 10_000, from);
+    await expect(page.getByTestId('incoming-call')).toHaveCount(0);
+
+    // The server now knows this phone sends plain RTP: the browser's call is refused before it rings.
+    await page.getByRole('tab', { name: 'Calls' }).click();
+    await page.getByLabel('Name to call').fill('bob');
+    await page.getByRole('button', { name: 'Audio call', exact: true }).click();
+    await expect(page.getByRole('alert').or(page.getByRole('status')).filter({ hasText: /phone cannot talk to a browser on this server/ }).first()).toBeVisible({ timeout: 10_000 });
+    await page.context().close();
+  } finally {
+    await phone.stop();
+    await bare.stop();
+  }
+});
