@@ -78,6 +78,8 @@ const envSchema = z.object({
   PARLEY_MEDIA_BRIDGE_ALWAYS: z.enum(['true', 'false']).default('false'),
   /** Calls one gateway node keeps in the bridge at once; more are refused with 503. */
   PARLEY_MEDIA_BRIDGE_MAX_CALLS: int(2000, 1),
+  /** How often the gateway asks rtpengine which bridged calls it ended by itself (no media for its --timeout: a phone gone without BYE). */
+  PARLEY_MEDIA_BRIDGE_CHECK_SECONDS: int(30, 1, 3600),
 
   // XMPP
   XMPP_C2S_PORT: port(5222),
@@ -181,6 +183,7 @@ export interface GatewayConfig {
     url?: string;
     always: boolean;
     maxCalls: number;
+    checkSeconds: number;
   };
   xmpp: {
     port: number;
@@ -318,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       url: e.PARLEY_MEDIA_BRIDGE === 'off' || e.PARLEY_MEDIA_BRIDGE === '' ? undefined : e.PARLEY_MEDIA_BRIDGE,
       always: e.PARLEY_MEDIA_BRIDGE_ALWAYS === 'true',
       maxCalls: e.PARLEY_MEDIA_BRIDGE_MAX_CALLS,
+      checkSeconds: e.PARLEY_MEDIA_BRIDGE_CHECK_SECONDS,
     },
     xmpp: {
       port: e.XMPP_C2S_PORT,

@@ -175,7 +175,7 @@ export class SipService {
     });
     const bridgeConfig = config.mediaBridge;
     this.#bridge = await openMediaBridge(bridgeConfig.url, this.#log);
-    this.#media = new CallMedia({ bridge: this.#bridge, always: bridgeConfig.always, maxCalls: bridgeConfig.maxCalls, logger: this.#log });
+    this.#media = new CallMedia({ bridge: this.#bridge, always: bridgeConfig.always, maxCalls: bridgeConfig.maxCalls, checkIntervalMs: bridgeConfig.checkSeconds * 1000, logger: this.#log });
     this.#proxy = new Proxy({
       domain,
       transport: this.transport,

@@ -181,3 +181,34 @@ describe.skipIf(!hasRtpengine())('calls through the media bridge (rtpengine)', (
     await until(async () => (await rtpengine.sessions()) === 0, 'no calls left');
   });
 });
+
+describe.skipIf(!hasRtpengine())('a bridged call whose phone vanishes without BYE', () => {
+  const rtpengine = new RtpengineProcess({ timeoutSeconds: 2 });
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    await rtpengine.start();
+    gw = await startTestGateway({ PARLEY_MEDIA_BRIDGE: rtpengine.url, PARLEY_MEDIA_BRIDGE_CHECK_SECONDS: '1' });
+    for (const u of ['alice', 'bob']) await gw.addUser(u, TEST_PASSWORD);
+  }, 30_000);
+  afterAll(async () => {
+    closeClients();
+    await gw?.stop();
+    await rtpengine.stop();
+  });
+
+  it('is deleted by rtpengine once no media has come for its timeout, and the gateway forgets it', async () => {
+    const alice = await phone(gw, 'alice');
+    const bob = await browser(gw, 'bob');
+    const o = await call(alice, 'bob', PHONE_OFFER);
+    const invite = await bob.request('INVITE');
+    bob.reply(invite, 200, 'OK', sdp, browserAnswer(invite.body));
+    const ok = await alice.response(o.callId, 'INVITE', 200);
+    alice.send(inDialog(alice, ok, 'ACK', 2, o.fromTag!));
+    expect(gw.gateway.sip.stats.sip_bridged_calls).toBe(1);
+    // The UDP phone is unplugged: no BYE, no media; its "flow" cannot die, only go quiet.
+    alice.close();
+    await until(async () => (await rtpengine.query(o.callId)) === undefined, 'rtpengine deleting the silent call', 15_000);
+    await until(async () => gw.gateway.sip.stats.sip_bridged_calls === 0, 'the gateway forgetting it', 5_000);
+  }, 30_000);
+});

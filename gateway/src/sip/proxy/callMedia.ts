@@ -23,6 +23,8 @@ export interface CallMediaOptions {
   always: boolean;
   /** Most calls held in the bridge at once through this node; more are refused with 503. */
   maxCalls: number;
+  /** How often calls rtpengine may have ended by itself (no media) are looked for. */
+  checkIntervalMs?: number;
   logger: Logger;
 }
 
@@ -53,8 +55,6 @@ interface BridgedCall {
   answered: boolean;
 }
 
-/** How often the calls rtpengine may have timed out are checked. */
-const SWEEP_INTERVAL_MS = 30_000;
 /** Devices whose media profile was learned from what they sent, by signalling source. */
 const MAX_LEARNED = 10_000;
 
@@ -69,7 +69,7 @@ export class CallMedia {
   constructor(options: CallMediaOptions) {
     this.#o = options;
     if (options.bridge) {
-      this.#sweep = setInterval(() => void this.#forgetTimedOut(), SWEEP_INTERVAL_MS);
+      this.#sweep = setInterval(() => void this.#forgetTimedOut(), options.checkIntervalMs ?? 30_000);
       this.#sweep.unref();
     }
   }
