@@ -45,9 +45,9 @@ function MainApp() {
     let cancelled = false;
     api
       .iceServers()
-      .catch(() => ({ iceServers: [] }))
-      .then(({ iceServers }) => {
-        if (!cancelled) phone.start(auth.profile, iceServers);
+      .catch(() => ({ iceServers: [], iceTransportPolicy: undefined }))
+      .then(({ iceServers, iceTransportPolicy }) => {
+        if (!cancelled) phone.start(auth.profile, iceServers, iceTransportPolicy);
       });
     chat.start(auth.profile, { transport: new URLSearchParams(location.search).get('xmpp') === 'bosh' ? 'bosh' : 'websocket' });
     const off = phone.on('authFailed', () => {

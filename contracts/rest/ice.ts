@@ -16,5 +16,7 @@ export const iceServersResponse = z.object({
   iceServers: z.array(iceServer),
   /** How long the TURN credentials are valid; null without TURN. */
   ttlSeconds: z.number().nullable(),
+  /** 'relay' when the operator wants calls through TURN only (RTCConfiguration.iceTransportPolicy). */
+  iceTransportPolicy: z.enum(['all', 'relay']).optional(),
 });
 export type IceServersResponse = z.infer<typeof iceServersResponse>;

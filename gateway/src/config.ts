@@ -109,6 +109,8 @@ const envSchema = z.object({
   PARLEY_TURN_SECRET: z.string().optional(),
   PARLEY_TURN_URLS: z.string().optional(),
   PARLEY_TURN_TTL_SECONDS: int(3600, 60),
+  /** `relay`: browsers' calls use only TURN relays (the user's address never reaches the other side); `all`: any path. */
+  PARLEY_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
 
   // Conferences (the SFU node's own settings are in sfu/src/config.ts)
   /** Run an SFU node inside the gateway (the one-machine default); false when SFU nodes run on their own. */
@@ -206,6 +208,7 @@ export interface GatewayConfig {
   media: {
     iceServers: IceServer[];
     turn?: { secret: string; urls: string[]; ttlSeconds: number };
+    iceTransportPolicy: 'all' | 'relay';
   };
   conferences: {
     embeddedSfu: boolean;
@@ -345,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       turn: e.PARLEY_TURN_SECRET
         ? { secret: e.PARLEY_TURN_SECRET, urls: turnUrls, ttlSeconds: e.PARLEY_TURN_TTL_SECONDS }
         : undefined,
+      iceTransportPolicy: e.PARLEY_ICE_TRANSPORT_POLICY,
     },
     conferences: {
       embeddedSfu,

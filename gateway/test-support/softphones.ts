@@ -278,3 +278,46 @@ export class StunServer extends PhoneProcess {
     await this.waitFor(/IO method|listener opened|Total General servers/i, 10_000);
   }
 }
+
+/**
+ * coturn as a TURN server on 127.0.0.1 with the TURN REST API (`use-auth-secret`): the gateway
+ * hands browsers credentials derived from the same secret. Loopback peers are allowed, as the
+ * test's browsers and media are all on loopback.
+ */
+export class TurnServer extends PhoneProcess {
+  port = 0;
+
+  constructor(readonly secret = 'turn-rest-secret-for-tests') {
+    super();
+  }
+
+  get url(): string {
+    return `turn:127.0.0.1:${this.port}?transport=udp`;
+  }
+
+  async start(): Promise<void> {
+    this.port = await freeTcpUdpPort();
+    const relayLow = 49_152 + Math.floor(Math.random() * 100) * 50;
+    this.spawn('turnserver', [
+      '--listening-ip=127.0.0.1',
+      '--relay-ip=127.0.0.1',
+      `--listening-port=${this.port}`,
+      `--min-port=${relayLow}`,
+      `--max-port=${relayLow + 49}`,
+      '--use-auth-secret',
+      `--static-auth-secret=${this.secret}`,
+      '--realm=localhost',
+      '--allow-loopback-peers',
+      '--no-cli',
+      '-n',
+      '--no-tls',
+      '--no-dtls',
+      '--fingerprint',
+      `--userdb=${path.join(this.dir, 'turndb')}`,
+      '--log-file=stdout',
+      '--simple-log',
+      '--verbose',
+    ]);
+    await this.waitFor(/IO method|listener opened|Total General servers/i, 10_000);
+  }
+}

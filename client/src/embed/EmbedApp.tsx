@@ -176,8 +176,8 @@ function EmbedCall({ bridge, profile, to }: { bridge: EmbedBridge; profile: Prof
     let stopped = false;
     api
       .iceServers()
-      .catch(() => ({ iceServers: [] }))
-      .then(({ iceServers }) => !stopped && phone.start(profile, iceServers));
+      .catch(() => ({ iceServers: [], iceTransportPolicy: undefined }))
+      .then(({ iceServers, iceTransportPolicy }) => !stopped && phone.start(profile, iceServers, iceTransportPolicy));
     return () => {
       stopped = true;
       phone.stop();

@@ -54,7 +54,8 @@ export class Phone extends Emitter<PhoneEvents> {
   #ua: JsSIP.UA | undefined;
   #session: RTCSession | undefined;
   #call: CallState | null = null;
-  #iceServers: RTCIceServer[] = [];
+  /** The operator's ICE servers (TURN with short-lived credentials) and whether only relays may be used. */
+  #pcConfig: RTCConfiguration = { iceServers: [] };
   #domain = '';
   /** Tracks taken off the senders while on hold, put back on resume. */
   #heldTracks = new Map<RTCRtpSender, MediaStreamTrack | null>();
@@ -64,9 +65,9 @@ export class Phone extends Emitter<PhoneEvents> {
     return this.#call;
   }
 
-  start(profile: Profile, iceServers: RTCIceServer[]): void {
+  start(profile: Profile, iceServers: RTCIceServer[], iceTransportPolicy: RTCIceTransportPolicy = 'all'): void {
     this.stop();
-    this.#iceServers = iceServers;
+    this.#pcConfig = { iceServers, iceTransportPolicy };
     this.#domain = profile.user.domain;
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${profile.sip.path}`;
     const socket = new JsSIP.WebSocketInterface(wsUrl);
@@ -152,7 +153,7 @@ export class Phone extends Emitter<PhoneEvents> {
     this.#update({ localStream: media.stream, video: hasVideo, notice: media.videoUnavailable && 'Your camera is not available: calling with audio only.' });
     const session = this.#ua.call(`sip:${peer}@${this.#domain}`, {
       mediaStream: media.stream,
-      pcConfig: { iceServers: this.#iceServers },
+      pcConfig: this.#pcConfig,
       rtcOfferConstraints: { offerToReceiveAudio: true, offerToReceiveVideo: hasVideo },
     });
     this.#session = session;
@@ -178,7 +179,7 @@ export class Phone extends Emitter<PhoneEvents> {
       return;
     }
     this.#update({ localStream: media.stream, video: media.stream.getVideoTracks().length > 0 });
-    session.answer({ mediaStream: media.stream, pcConfig: { iceServers: this.#iceServers } });
+    session.answer({ mediaStream: media.stream, pcConfig: this.#pcConfig });
   }
 
   decline(): void {

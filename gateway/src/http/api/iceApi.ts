@@ -24,6 +24,10 @@ export function iceServersFor(username: string, media: GatewayConfig['media'], n
 export function registerIceApi(router: Router, auth: AuthApi, media: GatewayConfig['media']): void {
   router.add('GET', '/api/ice-servers', async (req, res) => {
     const me = (await auth.require(req)).session.username;
-    sendJson(res, 200, { iceServers: iceServersFor(me, media), ttlSeconds: media.turn?.ttlSeconds ?? null } satisfies IceServersResponse);
+    sendJson(res, 200, {
+      iceServers: iceServersFor(me, media),
+      ttlSeconds: media.turn?.ttlSeconds ?? null,
+      iceTransportPolicy: media.iceTransportPolicy,
+    } satisfies IceServersResponse);
   });
 }
