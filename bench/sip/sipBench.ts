@@ -53,6 +53,7 @@ async function measure(store: BenchStore): Promise<BenchRow[]> {
       PARLEY_DATA: dataDir,
       PORT: String(httpPort),
       SIP_PORT: String(sipPort),
+      SIP_TLS_PORT: '0',
       PARLEY_SIP_HOST: '127.0.0.1',
       PARLEY_HTTP_HOST: '127.0.0.1',
       PARLEY_LOG_LEVEL: 'warn',

@@ -97,6 +97,7 @@ export async function startBenchGateway(
       PARLEY_DATA: dataDir,
       PORT: String(httpPort),
       SIP_PORT: String(sipPort),
+      SIP_TLS_PORT: '0',
       XMPP_C2S_PORT: String(xmppPort),
       PARLEY_SIP_HOST: '127.0.0.1',
       PARLEY_HTTP_HOST: '127.0.0.1',

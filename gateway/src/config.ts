@@ -45,6 +45,12 @@ const envSchema = z.object({
 
   // SIP
   SIP_PORT: port(5060),
+  /** SIP over TLS (sips: and ;transport=tls), with the certificate below or XMPP's. */
+  SIP_TLS_PORT: port(5061),
+  PARLEY_SIP_TLS: z.enum(['true', 'false']).default('true'),
+  /** PEM files for SIP over TLS; default: PARLEY_XMPP_TLS_CERT/KEY, else the generated self-signed one. */
+  PARLEY_SIP_TLS_CERT: z.string().optional(),
+  PARLEY_SIP_TLS_KEY: z.string().optional(),
   PARLEY_SIP_HOST: z.string().default('0.0.0.0'),
   /** Host put into Via and Record-Route for UDP/TCP peers; defaults to 127.0.0.1 for the localhost domain, else the domain. */
   PARLEY_SIP_ADVERTISED_HOST: z.string().optional(),
@@ -165,6 +171,8 @@ export interface GatewayConfig {
   };
   sip: {
     port: number;
+    /** undefined: no SIP over TLS. */
+    tls?: { port: number; cert?: string; key?: string };
     host: string;
     advertisedHost: string;
     digestAlgorithms: DigestAlgorithmName[];
@@ -305,6 +313,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     },
     sip: {
       port: e.SIP_PORT,
+      tls:
+        e.PARLEY_SIP_TLS === 'true'
+          ? { port: e.SIP_TLS_PORT, cert: e.PARLEY_SIP_TLS_CERT ?? e.PARLEY_XMPP_TLS_CERT, key: e.PARLEY_SIP_TLS_KEY ?? e.PARLEY_XMPP_TLS_KEY }
+          : undefined,
       host: e.PARLEY_SIP_HOST,
       advertisedHost,
       digestAlgorithms: algorithms as DigestAlgorithmName[],

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     '',
     `  Parley is running.`,
     `  Open ${config.http.publicUrl} in your browser.`,
-    `  SIP: udp/tcp ${config.sip.advertisedHost}:${gateway.sip.transport.port}, WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/sip — domain ${config.domain}`,
+    `  SIP: udp/tcp ${config.sip.advertisedHost}:${gateway.sip.transport.port}${gateway.sip.transport.tlsPort ? `, tls ${gateway.sip.transport.tlsPort}` : ''}, WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/sip — domain ${config.domain}`,
     `  XMPP: tcp ${gateway.xmppListeners.port} (STARTTLS), WebSocket ${config.http.publicUrl.replace(/^http/, 'ws')}/xmpp, BOSH ${config.http.publicUrl}/http-bind`,
     gateway.sip.mediaBridgeAddress
       ? `  Media bridge: rtpengine at ${gateway.sip.mediaBridgeAddress} (phones with plain RTP or SDES can call browsers)`

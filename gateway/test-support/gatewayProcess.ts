@@ -21,6 +21,7 @@ export class GatewayProcess {
   readonly dataDir: string;
   httpPort = 0;
   sipPort = 0;
+  sipTlsPort = 0;
   xmppPort = 0;
   #child: ChildProcess | undefined;
   #output = '';
@@ -69,7 +70,7 @@ export class GatewayProcess {
       } catch (e) {
         const portClash = /EADDRINUSE/.test(String(e));
         if (!portClash || attempt >= 3 || this.options.httpPort || this.options.sipPort) throw e;
-        this.httpPort = this.sipPort = this.xmppPort = 0;
+        this.httpPort = this.sipPort = this.sipTlsPort = this.xmppPort = 0;
         this.#output = '';
       }
     }
@@ -79,12 +80,14 @@ export class GatewayProcess {
     this.httpPort = this.httpPort || this.options.httpPort || (await freeTcpPort());
     this.sipPort = this.sipPort || this.options.sipPort || (await freeTcpUdpPort());
     this.xmppPort = this.xmppPort || (await freeTcpPort());
+    this.sipTlsPort = this.sipTlsPort || (await freeTcpPort());
     const child = spawn(process.execPath, [path.join(ROOT, 'build/gateway/src/main.js')], {
       cwd: ROOT,
       env: {
         ...this.#baseEnv(),
         PORT: String(this.httpPort),
         SIP_PORT: String(this.sipPort),
+        SIP_TLS_PORT: String(this.sipTlsPort),
         XMPP_C2S_PORT: String(this.xmppPort),
         PARLEY_XMPP_HOST: '127.0.0.1',
         PARLEY_HTTP_HOST: '127.0.0.1',

@@ -65,3 +65,17 @@ export const BROWSER_OPUS_OFFER = crlf([
 
 /** A desk phone's answer: PCMU alone, plain RTP. */
 export const PHONE_ANSWER = crlf(['v=0', 'o=phone 2 2 IN IP4 127.0.0.1', 's=call', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 16002 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=sendrecv']);
+
+/** A phone on TLS: RTP/SAVP keyed with SDES (RFC 4568), G.711. */
+export const SDES_OFFER = crlf([
+  'v=0',
+  'o=phone 3 3 IN IP4 127.0.0.1',
+  's=call',
+  'c=IN IP4 127.0.0.1',
+  't=0 0',
+  'm=audio 16004 RTP/SAVP 0 8',
+  'a=rtpmap:0 PCMU/8000',
+  'a=rtpmap:8 PCMA/8000',
+  'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz',
+  'a=sendrecv',
+]);

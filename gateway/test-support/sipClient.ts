@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { WebSocket } from 'ws';
 
 export interface ReceivedMessage {
@@ -40,7 +41,7 @@ export function parseReceived(text: string): ReceivedMessage {
 let counter = 0;
 export const uid = (prefix = '') => `${prefix}${Date.now().toString(36)}${(counter++).toString(36)}${crypto.randomBytes(3).toString('hex')}`;
 
-export type Transport = 'udp' | 'tcp' | 'ws';
+export type Transport = 'udp' | 'tcp' | 'tls' | 'ws';
 
 export class SipClient {
   readonly inbox: ReceivedMessage[] = [];
@@ -48,6 +49,8 @@ export class SipClient {
   #udp?: dgram.Socket;
   #tcp?: net.Socket;
   #ws?: WebSocket;
+  /** The certificate the server presented (TLS). */
+  peerCertificate?: tls.PeerCertificate;
   #tcpBuf = '';
   #closed = false;
   port = 0;
@@ -80,6 +83,17 @@ export class SipClient {
       await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
       c.#udp = s;
       c.port = s.address().port;
+    } else if (transport === 'tls') {
+      // The gateway's certificate is self-signed in tests; tests compare it with the file instead.
+      const s = tls.connect({ port: serverPort, host: '127.0.0.1', rejectUnauthorized: false });
+      await new Promise<void>((r, j) => {
+        s.once('secureConnect', () => r());
+        s.once('error', j);
+      });
+      c.peerCertificate = s.getPeerCertificate();
+      s.on('data', (d) => c.#onTcpData(d.toString('utf8')));
+      c.#tcp = s;
+      c.port = s.localPort ?? 0;
     } else {
       const s = net.connect(serverPort, '127.0.0.1');
       await new Promise<void>((r, j) => {
@@ -100,7 +114,7 @@ export class SipClient {
 
   get contact(): string {
     if (this.transport === 'ws') return `<sip:${this.user}@${this.user}-ua.invalid;transport=ws>`;
-    return `<sip:${this.user}@127.0.0.1:${this.port}${this.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+    return `<sip:${this.user}@127.0.0.1:${this.port}${this.transport === 'tcp' || this.transport === 'tls' ? `;transport=${this.transport}` : ''}>`;
   }
 
   send(text: string | Buffer): void {

@@ -14,6 +14,8 @@ import { createLogger } from '../../server-common/logger.js';
 export interface TestGateway {
   gateway: Gateway;
   sipPort: number;
+  /** SIP over TLS (the gateway's self-signed certificate). */
+  sipTlsPort: number;
   xmppPort: number;
   httpPort: number;
   url: string;
@@ -41,6 +43,7 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
   const config = loadConfig({
     PORT: '0',
     SIP_PORT: '0',
+    SIP_TLS_PORT: '0',
     XMPP_C2S_PORT: '0',
     PARLEY_XMPP_HOST: '127.0.0.1',
     PARLEY_HTTP_HOST: '127.0.0.1',
@@ -63,6 +66,7 @@ export async function startTestGateway(env: Record<string, string> = {}, timers:
   return {
     gateway,
     sipPort: gateway.sip.transport.port,
+    sipTlsPort: gateway.sip.transport.tlsPort,
     xmppPort: gateway.xmppListeners.port,
     httpPort,
     url: `http://127.0.0.1:${httpPort}`,

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../../../server-common/logger.js';
 import type { GatewayConfig } from '../config.js';
-import { loadTlsContext } from '../xmpp/transport/tlsCredentials.js';
+import { loadTlsContext } from '../util/tlsCredentials.js';
 import { restartBackoff } from './restartBackoff.js';
 
 const SFU_MAIN = path.resolve(import.meta.dirname, '../../../sfu/src/main.js');

@@ -16,10 +16,12 @@ export class LocalDomain {
     readonly port: number,
     /** This node's node-to-node listener (several gateway nodes), also "us". */
     nodeAddress?: { host: string; port: number },
+    /** The SIP over TLS port, when there is one. */
+    readonly tlsPort?: number,
   ) {
     const hosts = [name, advertisedHost, 'localhost', '127.0.0.1', '::1'];
     if (nodeAddress) hosts.push(nodeAddress.host);
-    this.#ports = new Set([port, ...(nodeAddress ? [nodeAddress.port] : [])]);
+    this.#ports = new Set([port, ...(nodeAddress ? [nodeAddress.port] : []), ...(tlsPort ? [tlsPort] : [])]);
     for (const list of Object.values(os.networkInterfaces())) {
       for (const ni of list ?? []) hosts.push(ni.address);
     }

@@ -7,11 +7,13 @@
  * Any exception while handling a message is answered with 500 and logged; it never takes
  * the process down.
  */
+import type tls from 'node:tls';
 import type { CallLog } from '../calls/callLog.js';
 import type { GatewayConfig } from '../config.js';
 import type { AccountStore } from '../directory/accountStore.js';
 import { MediaBridge } from '../media/mediaBridge.js';
 import { LoginThrottle } from '../session/loginThrottle.js';
+import { loadTlsContext } from '../util/tlsCredentials.js';
 import type { Logger } from '../../../server-common/logger.js';
 import { DigestAuthenticator, type DigestCredentialSource } from './auth/digestAuthenticator.js';
 import { NonceManager } from './auth/nonceManager.js';
@@ -90,6 +92,7 @@ export class SipService {
   #proxy: Proxy | undefined;
   #domain: LocalDomain | undefined;
   #bridge: MediaBridge | undefined;
+  #tlsContext: tls.SecureContext | undefined;
   #media: CallMedia | undefined;
   readonly #o: SipServiceOptions;
   readonly #log: Logger;
@@ -108,6 +111,7 @@ export class SipService {
       maxConnectionsPerIp: sip.maxConnectionsPerIp,
       ratePerIp: sip.ratePerIp,
       nodeListen: options.cluster?.ownNodePort ? { host: options.cluster.nodeHost, port: options.cluster.nodeSipPort } : undefined,
+      tls: sip.tls && { port: sip.tls.port, secureContext: () => this.#tlsContext! },
       udp: sip.udp,
       exemptFromRate: options.cluster && ((ip) => options.cluster!.isNodeAddress(ip)),
       logger: options.logger,
@@ -146,11 +150,13 @@ export class SipService {
 
   async start(): Promise<void> {
     const { config } = this.#o;
+    const tlsConfig = config.sip.tls;
+    if (tlsConfig) this.#tlsContext = await loadTlsContext(config.dataDir, config.domain, tlsConfig.cert, tlsConfig.key);
     await this.transport.start();
     // The bound port is only known now (SIP_PORT=0 picks a free one).
     const cluster = this.#o.cluster;
     const nodeAddress = cluster ? { host: cluster.nodeHost, port: this.transport.nodePort } : undefined;
-    const domain = new LocalDomain(config.domain, config.sip.advertisedHost, this.transport.port, nodeAddress);
+    const domain = new LocalDomain(config.domain, config.sip.advertisedHost, this.transport.port, nodeAddress, this.transport.tlsPort || undefined);
     this.#domain = domain;
     const transactions = new TransactionLayer(this.transport, this.#o.timers);
     this.#transactions = transactions;

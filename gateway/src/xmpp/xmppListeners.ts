@@ -11,7 +11,7 @@ import type { Logger } from '../../../server-common/logger.js';
 import { isLoopback } from './session/c2sSession.js';
 import { BoshServer } from './transport/boshTransport.js';
 import { TcpTransport } from './transport/tcpTransport.js';
-import { loadTlsContext } from './transport/tlsCredentials.js';
+import { loadTlsContext } from '../util/tlsCredentials.js';
 import { WebSocketTransport } from './transport/websocketTransport.js';
 import type { XmppServer } from './xmppServer.js';
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasRtpengine, RtpengineProcess } from '../../../test-support/rtpengine.js';
-import { BROWSER_OPUS_OFFER, browserAnswer, PHONE_ANSWER, PHONE_OFFER } from '../../../test-support/sdpSamples.js';
+import { BROWSER_OPUS_OFFER, browserAnswer, PHONE_ANSWER, PHONE_OFFER, SDES_OFFER } from '../../../test-support/sdpSamples.js';
 import { authedRequest, buildRequest, inDialog, register, SipClient, uid, type ReceivedMessage } from '../../../test-support/sipClient.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../../../test-support/testGateway.js';
 import { parseSdp, sessionProfile } from '../sdp/sessionDescription.js';
@@ -162,6 +162,30 @@ describe.skipIf(!hasRtpengine())('calls through the media bridge (rtpengine)', (
     expect((await alice.final(cancelled.callId, 'INVITE')).status).toBe(487);
     await until(async () => (await rtpengine.query(cancelled.callId)) === undefined, 'cancelled call gone');
     expect(await rtpengine.sessions()).toBe(0);
+  });
+
+  it('a phone on TLS with SDES-SRTP and a browser call each other: SDES keys to the phone, WebRTC to the browser', async () => {
+    const dave = await SipClient.open(gw.sipTlsPort, 'carol', 'tls');
+    clients.push(dave);
+    expect((await register(dave, TEST_PASSWORD)).status).toBe(200);
+    const toPhone = await call(bob, 'carol', BROWSER_OPUS_OFFER);
+    const invite = await dave.request('INVITE');
+    expect(profileOf(invite)).toBe('srtp-sdes');
+    expect(invite.body).toMatch(/a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:/);
+    dave.reply(invite, 486, 'Busy Here');
+    await bob.final(toPhone.callId, 'INVITE');
+
+    const fromPhone = await call(dave, 'bob', SDES_OFFER);
+    const ringing = await bob.request('INVITE');
+    expect(profileOf(ringing)).toBe('webrtc');
+    bob.reply(ringing, 200, 'OK', sdp, browserAnswer(ringing.body));
+    const ok = await dave.response(fromPhone.callId, 'INVITE', 200);
+    expect(profileOf(ok)).toBe('srtp-sdes');
+    dave.send(inDialog(dave, ok, 'ACK', 2, fromPhone.fromTag!));
+    dave.send(inDialog(dave, ok, 'BYE', 3, fromPhone.fromTag!));
+    bob.reply(await bob.request('BYE'), 200, 'OK');
+    await until(async () => (await rtpengine.query(fromPhone.callId)) === undefined, 'the TLS call gone from rtpengine');
+    dave.close();
   });
 
   it('two phones with plain RTP call each other directly, unless one is behind NAT: then its media is anchored', async () => {

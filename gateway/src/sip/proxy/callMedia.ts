@@ -94,9 +94,10 @@ export class CallMedia {
     if (!offer) return { kind: 'direct' };
     const browser = target.transport === 'ws' || target.transport === 'wss';
     const learned = browser ? 'webrtc' : this.#learned.get(`${target.sourceAddress}:${target.sourcePort}`);
-    // A phone not seen yet is taken to speak plain RTP (what almost all phones do) when a
-    // bridge can make sure; without one, it gets the offer as it is and decides itself.
-    const speaks: BridgedProfile | undefined = learned ?? (this.#o.bridge ? 'rtp' : undefined);
+    // A phone not seen yet is taken to speak plain RTP (what almost all phones do; SDES-SRTP
+    // over TLS) when a bridge can make sure; without one, it gets the offer as it is and decides.
+    const unseen: BridgedProfile = target.transport === 'tls' ? 'srtp-sdes' : 'rtp';
+    const speaks: BridgedProfile | undefined = learned ?? (this.#o.bridge ? unseen : undefined);
     const anchor = offer.natted || (!browser && targetNatted(target));
     const differs = speaks !== undefined && speaks !== offer.profile;
     if (!differs && !anchor && !this.#o.always) return { kind: 'direct' };

@@ -550,6 +550,7 @@ export class Proxy {
     const self = this.#o.nodes?.self;
     if (self && flowId.startsWith(NODE_FLOW)) return `sip:${self.host}:${self.port};transport=tcp;lr`;
     if (transport === 'ws' || transport === 'wss') return `sip:${this.#host};transport=${transport};lr`;
+    if (transport === 'tls') return `sip:${this.#host}:${this.#o.domain.tlsPort};transport=tls;lr`;
     return `sip:${this.#host}:${this.#port}${transport === 'tcp' ? ';transport=tcp' : ''};lr`;
   }
 
@@ -557,7 +558,7 @@ export class Proxy {
   #prepareForward(req: SipRequest, flow: Flow, branch: string, upstream: Flow): void {
     const mac = this.#o.tokens.signFlow(upstream.id);
     const pf = `${Buffer.from(upstream.id).toString('base64url')}.${mac}`;
-    const sentBy = flow.protocol === 'ws' || flow.protocol === 'wss' ? this.#host : `${this.#host}:${this.#port}`;
+    const sentBy = flow.protocol === 'ws' || flow.protocol === 'wss' ? this.#host : `${this.#host}:${flow.protocol === 'tls' ? this.#o.domain.tlsPort : this.#port}`;
     req.prepend('via', `SIP/2.0/${flow.protocol.toUpperCase()} ${sentBy};branch=${branch};pf=${pf};rport`);
   }
 

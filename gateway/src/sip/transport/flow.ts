@@ -3,7 +3,7 @@
  * For UDP it is the remote address; for TCP and WebSocket it is the connection itself,
  * which is the only way to reach a browser whose Contact host is `<random>.invalid`.
  */
-export type TransportProtocol = 'udp' | 'tcp' | 'ws' | 'wss';
+export type TransportProtocol = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface Flow {
   /** Stable identifier; signed into Record-Route and Via so later messages find the flow. */

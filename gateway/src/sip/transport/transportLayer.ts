@@ -1,6 +1,6 @@
 /**
- * The SIP transport layer (RFC 3261 §18): UDP and TCP on SIP_PORT, WebSocket on /sip
- * (RFC 7118). It turns bytes into parsed messages tagged with their flow, stamps
+ * The SIP transport layer (RFC 3261 §18): UDP and TCP on SIP_PORT, TLS on SIP_TLS_PORT
+ * (RFC 3261 §26.2, RFC 5630), WebSocket on /sip (RFC 7118). It turns bytes into parsed messages tagged with their flow, stamps
  * received/rport on requests (RFC 3581), answers unparsable requests with 400/505/513,
  * enforces per-IP connection and rate limits, and sends messages back out.
  */
@@ -9,6 +9,7 @@ import dns from 'node:dns';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../../../server-common/logger.js';
 import { RateLimiter } from '../../../../server-common/rateLimiter.js';
@@ -30,6 +31,8 @@ export interface TransportLayerOptions {
   ratePerIp: number;
   /** A TCP listener of its own for the other gateway nodes (when they share the SIP port). */
   nodeListen?: { host: string; port: number };
+  /** SIP over TLS: its port (0 = any) and the certificate, as for XMPP's STARTTLS. */
+  tls?: { port: number; secureContext: () => tls.SecureContext };
   /**
    * Listen on UDP (default). Of several nodes sharing one SIP address on one machine only one
    * may: a datagram socket shared by processes hands each retransmission to whichever reads
@@ -53,6 +56,7 @@ export interface TransportEvents {
 /** How often WebSocket peers are pinged; a peer that misses a pong is considered gone. */
 const WS_PING_INTERVAL_MS = 30_000;
 const TCP_IDLE_TIMEOUT_MS = 10 * 60_000;
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 class UdpFlow implements Flow {
   readonly protocol = 'udp' as const;
@@ -112,6 +116,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   #udp: dgram.Socket | undefined;
   #tcp: net.Server | undefined;
   #nodeTcp: net.Server | undefined;
+  #tls: net.Server | undefined;
   #wss: WebSocketServer | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #nextConnectionId = 1;
@@ -132,6 +137,12 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     return this.#boundPort;
   }
 
+  /** The SIP over TLS port actually bound; 0 without TLS. */
+  get tlsPort(): number {
+    const address = this.#tls?.address();
+    return address && typeof address === 'object' ? address.port : 0;
+  }
+
   /** The port other gateway nodes send to: the node listener's, else the SIP port. */
   get nodePort(): number {
     const address = this.#nodeTcp?.address();
@@ -141,6 +152,32 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   async start(): Promise<void> {
     if (this.#opts.udp !== false) await this.#startUdp();
     await this.#startTcp();
+    if (this.#opts.tls) await this.#startTls(this.#opts.tls);
+  }
+
+  async #startTls(options: NonNullable<TransportLayerOptions['tls']>): Promise<void> {
+    // A TLS socket over each accepted connection, as XMPP's STARTTLS does, so both use one
+    // SecureContext (tls.createServer would want the PEM files again).
+    const server = net.createServer((raw) => {
+      // A connection that does not finish its handshake soon holds nothing for long.
+      raw.setTimeout(TLS_HANDSHAKE_TIMEOUT_MS, () => raw.destroy());
+      const socket = new tls.TLSSocket(raw, { isServer: true, secureContext: options.secureContext() });
+      // A client that fails the handshake (wrong CA, plain TCP on the TLS port) is simply dropped.
+      socket.once('error', () => socket.destroy());
+      socket.once('secure', () => {
+        raw.setTimeout(0);
+        this.#onTcpConnection(socket, 'tls');
+      });
+    });
+    server.on('error', (err) => this.#log.error({ err }, 'SIP TLS server error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: options.port, host: this.#opts.host, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#tls = server;
   }
 
   async #startUdp(): Promise<void> {
@@ -219,6 +256,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
       new Promise<void>((r) => (this.#udp ? this.#udp.close(() => r()) : r())),
       new Promise<void>((r) => (this.#tcp ? this.#tcp.close(() => r()) : r())),
       new Promise<void>((r) => (this.#nodeTcp ? this.#nodeTcp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.#tls ? this.#tls.close(() => r()) : r())),
     ]);
     this.#wss?.close();
   }
@@ -322,7 +360,7 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     this.#onMessageBytes(data, flow, true);
   }
 
-  #onTcpConnection(socket: net.Socket): ConnectionFlow | undefined {
+  #onTcpConnection(socket: net.Socket, protocol: 'tcp' | 'tls' = 'tcp'): ConnectionFlow | undefined {
     const ip = plainAddress(socket.remoteAddress ?? '');
     if (!this.#admitConnection(ip)) {
       socket.destroy();
@@ -332,8 +370,8 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     socket.setKeepAlive(true, 60_000);
     socket.setTimeout(TCP_IDLE_TIMEOUT_MS, () => socket.destroy());
     const flow = new ConnectionFlow(
-      `t~${this.#nextConnectionId++}`,
-      'tcp',
+      `${protocol === 'tls' ? 's' : 't'}~${this.#nextConnectionId++}`,
+      protocol,
       ip,
       socket.remotePort ?? 0,
       (d) => socket.write(d),

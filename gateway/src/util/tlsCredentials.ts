@@ -1,5 +1,6 @@
 /**
- * The certificate for STARTTLS: from PARLEY_XMPP_TLS_CERT/KEY, or a self-signed one generated
+ * The certificate for XMPP STARTTLS and SIP over TLS: from configured files (PARLEY_XMPP_TLS_CERT/KEY,
+ * PARLEY_SIP_TLS_CERT/KEY), or a self-signed one generated
  * at first start into the data directory (and reused afterwards).
  */
 import fs from 'node:fs';
