@@ -7,6 +7,7 @@
  * at once with 488 and the browser says why.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { hasRtpengine, RtpengineProcess } from '../gateway/test-support/rtpengine.js';
@@ -33,6 +34,7 @@ async function gatewayWith(env: Record<string, string>): Promise<GatewayProcess>
   gw.addUser('alice', PASSWORD, 'Alice Liddell');
   gw.addUser('bob', PASSWORD, 'Bob on a desk phone');
   gw.addUser('carol', PASSWORD, 'Carol on Linphone');
+  gw.addUser('dana', PASSWORD, 'Dana on TLS');
   await gw.start();
   return gw;
 }
@@ -128,6 +130,39 @@ test('the browser calls linphonec over UDP with plain RTP, and linphonec calls t
   });
   [, packets] = await carol.waitFor(/ortp-message-received\s+(\d+) packets/, 10_000, from);
   expect(Number(packets)).toBeGreaterThan(10);
+});
+
+test('baresip over SIP/TLS with SDES-SRTP calls the browser and is called by it, with audio both ways through rtpengine', async () => {
+  const dana = new Baresip({
+    user: 'dana',
+    password: PASSWORD,
+    sipPort: gateway.sipPort,
+    mediaInterface: phoneInterface,
+    g711Only: true,
+    tls: { port: gateway.sipTlsPort, caFile: path.join(gateway.dataDir, 'xmpp-tls.crt') },
+  });
+  try {
+    await dana.start();
+    expect((await dana.registration())[0]).toMatch(/\{0\/TLS\/v4\} 200 OK/);
+    let from = dana.output.length;
+    await browserCalls(alice, 'dana');
+    await dana.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+    expect(dana.output.slice(from)).toMatch(/srtp|SRTP/);
+    await expectAudioBothWaysInBrowser(alice, 'browser → baresip on TLS');
+    await expectBridgedThenGone(() => browserHangsUp(alice));
+
+    from = dana.output.length;
+    await dana.command('dial', 'sip:alice@localhost');
+    await browserAnswers(alice);
+    await dana.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+    await expectAudioBothWaysInBrowser(alice, 'baresip on TLS → browser');
+    await expectBridgedThenGone(async () => {
+      await dana.command('hangup');
+      await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
+    });
+  } finally {
+    await dana.stop();
+  }
 });
 
 test('without a media bridge, a plain-RTP phone calling the browser is refused at once with the reason, and the browser calling it says why', async () => {

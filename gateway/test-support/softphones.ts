@@ -135,7 +135,14 @@ export interface PhoneOptions {
 export class Baresip extends PhoneProcess {
   controlPort = 0;
 
-  constructor(private readonly o: PhoneOptions & { mediaInterface?: string; g711Only?: boolean }) {
+  constructor(
+    private readonly o: PhoneOptions & {
+      mediaInterface?: string;
+      g711Only?: boolean;
+      /** SIP over TLS to this port of 127.0.0.1, trusting this CA file, with SDES-SRTP media. */
+      tls?: { port: number; caFile: string };
+    },
+  ) {
     super();
   }
 
@@ -145,17 +152,17 @@ export class Baresip extends PhoneProcess {
     const sipPort = await freeTcpUdpPort();
     if (this.o.g711Only) writeTone(path.join(this.dir, 'tone.wav'), 30, 8000, 1);
     else writeTone(path.join(this.dir, 'tone.wav'));
-    const media = this.o.stunServer ? `;medianat=ice;mediaenc=dtls_srtp;stunserver="${this.o.stunServer}"` : '';
-    fs.writeFileSync(
-      path.join(this.dir, 'accounts'),
-      `<sip:${this.o.user}@${domain}>;auth_pass=${this.o.password};outbound="sip:127.0.0.1:${this.o.sipPort}"${media};answermode=auto\n`,
-    );
+    const media = this.o.stunServer ? `;medianat=ice;mediaenc=dtls_srtp;stunserver="${this.o.stunServer}"` : this.o.tls ? ';mediaenc=srtp-mand' : '';
+    const aor = this.o.tls ? `<sip:${this.o.user}@${domain};transport=tls>` : `<sip:${this.o.user}@${domain}>`;
+    const outbound = this.o.tls ? `sip:127.0.0.1:${this.o.tls.port};transport=tls` : `sip:127.0.0.1:${this.o.sipPort}`;
+    fs.writeFileSync(path.join(this.dir, 'accounts'), `${aor};auth_pass=${this.o.password};outbound="${outbound}"${media};answermode=auto\n`);
     // Media modules before account.so: an account's medianat/mediaenc must already exist.
     fs.writeFileSync(
       path.join(this.dir, 'config'),
       [
         'module_path /usr/lib/baresip/modules',
         `sip_listen 127.0.0.1:${sipPort}`,
+        ...(this.o.tls ? [`sip_cafile ${this.o.tls.caFile}`] : []),
         ...(this.o.mediaInterface ? [`net_interface ${this.o.mediaInterface}`] : []),
         'rtcp_mux yes',
         ...[...(this.o.g711Only ? [] : ['opus']), 'g711', 'aufile', 'ice', 'stun', 'dtls_srtp', 'srtp', 'menu', 'contact', 'ctrl_tcp', 'account'].map((m) => `module ${m}.so`),
@@ -172,7 +179,7 @@ export class Baresip extends PhoneProcess {
 
   /** The registration's outcome: the 200 line, or the error baresip reports. */
   registration(timeoutMs = 15_000): Promise<RegExpMatchArray> {
-    return this.waitFor(/\{0\/UDP\/v4\} 200 OK|reg: .*: (Register: .*|.*failed.*)/, timeoutMs);
+    return this.waitFor(/\{0\/(?:UDP|TLS)\/v4\} 200 OK|reg: .*: (Register: .*|.*failed.*)/, timeoutMs);
   }
 
   /** Sends a ctrl_tcp command (netstring-framed JSON). */

@@ -46,6 +46,23 @@ const TRANSCODE_FOR: Record<BridgedProfile, string[]> = {
   rtp: ['PCMU', 'PCMA', 'G722'],
 };
 
+/**
+ * SDES suites offered to phones: the two of RFC 4568 every SRTP phone has. rtpengine would
+ * offer twelve, AEAD-GCM first, and baresip 1.0 took the first and then failed to decrypt.
+ */
+const SDES_SUITES_LEFT_OUT = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+  'AES_192_CM_HMAC_SHA1_80',
+  'AES_192_CM_HMAC_SHA1_32',
+  'F8_128_HMAC_SHA1_80',
+  'F8_128_HMAC_SHA1_32',
+  'NULL_HMAC_SHA1_80',
+  'NULL_HMAC_SHA1_32',
+];
+
 export class MediaBridge {
   readonly #client: NgClient;
   readonly #log: Logger;
@@ -123,6 +140,7 @@ export class MediaBridge {
       flags: webrtc ? ['generate-mid', 'SDES-off'] : o.to === 'rtp' ? ['SDES-off'] : [],
     };
     if (!webrtc) params.DTLS = 'off';
+    if (o.to === 'srtp-sdes') params.SDES = SDES_SUITES_LEFT_OUT.map((suite) => `no-${suite}`);
     if (o.viaBranch) params['via-branch'] = o.viaBranch;
     if (o.sourceAddress) {
       params['received-from'] = [o.sourceAddress.includes(':') ? 'IP6' : 'IP4', o.sourceAddress];
