@@ -11,15 +11,17 @@ import path from 'node:path';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { hasRtpengine, RtpengineProcess } from '../gateway/test-support/rtpengine.js';
+import { hasSipp, runSipp, sippRegister } from '../gateway/test-support/sipp.js';
+import { freeTcpUdpPort } from '../server-common/test-support/ports.js';
 import { Baresip, ensurePhoneInterface, hasBaresip, hasLinphonec, Linphonec } from '../gateway/test-support/softphones.js';
 import { CAPTURE_PEER_CONNECTIONS, signIn } from './support/browser.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js';
-import { browserAnswers, browserCalls, browserHangsUp, expectAudioBothWaysInBrowser } from './support/phones.js';
+import { audioBytes, browserAnswers, browserCalls, browserHangsUp, expectAudioBothWaysInBrowser } from './support/phones.js';
 
 const PASSWORD = 'phones-are-people-too';
-const phoneInterface = hasBaresip() && hasLinphonec() && hasRtpengine() ? ensurePhoneInterface() : undefined;
+const phoneInterface = hasBaresip() && hasLinphonec() && hasRtpengine() && hasSipp() ? ensurePhoneInterface() : undefined;
 
-test.skip(!phoneInterface, 'needs baresip-core, linphone-cli, rtpengine-daemon and a non-loopback interface');
+test.skip(!phoneInterface, 'needs baresip-core, linphone-cli, sip-tester, rtpengine-daemon and a non-loopback interface');
 test.describe.configure({ mode: 'serial' });
 
 let rtpengine: RtpengineProcess;
@@ -35,6 +37,7 @@ async function gatewayWith(env: Record<string, string>): Promise<GatewayProcess>
   gw.addUser('bob', PASSWORD, 'Bob on a desk phone');
   gw.addUser('carol', PASSWORD, 'Carol on Linphone');
   gw.addUser('dana', PASSWORD, 'Dana on TLS');
+  gw.addUser('sam', PASSWORD, 'Sam the sipp');
   await gw.start();
   return gw;
 }
@@ -165,6 +168,37 @@ test('baresip over SIP/TLS with SDES-SRTP calls the browser and is called by it,
   } finally {
     await dana.stop();
   }
+});
+
+test('sipp with plain RTP: its recorded A-law stream (a pcap) reaches the browser, and the browser calling sipp hears itself echoed (rtp_echo), through rtpengine', async () => {
+  const csv = `SEQUENTIAL\nsam;[authentication username=sam password=${PASSWORD}];localhost;alice\n`;
+  const caller = runSipp({
+    scenario: 'uac-pcap-call.xml',
+    remote: `127.0.0.1:${gateway.sipPort}`,
+    localPort: await freeTcpUdpPort(),
+    calls: 1,
+    rate: 1,
+    csv,
+    extra: ['-d', '7000', '-mi', '127.0.0.1', '-mp', String(await freeTcpUdpPort())],
+    timeoutSeconds: 40,
+  });
+  await browserAnswers(alice);
+  // 4.7 s of G.711 at 8,000 bytes/s: the browser receives it (through rtpengine, in A-law or transcoded).
+  await expect.poll(async () => (await audioBytes(alice)).received, { message: 'the browser should receive the stream sipp plays', timeout: 15_000 }).toBeGreaterThan(15_000);
+  await expectBridgedThenGone(async () => {
+    const result = await caller.done; // sipp hangs up once its pause is over
+    expect(result.successful, result.output).toBe(1);
+    await expect(alice.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
+  });
+
+  const uasPort = await freeTcpUdpPort();
+  expect((await sippRegister(gateway.sipPort, 'sam', PASSWORD, uasPort, await freeTcpUdpPort())).successful).toBe(1);
+  const callee = runSipp({ scenario: 'uas-answer.xml', localPort: uasPort, calls: 1, extra: ['-rtp_echo', '-mi', '127.0.0.1', '-mp', String(await freeTcpUdpPort())], timeoutSeconds: 40 });
+  await browserCalls(alice, 'sam');
+  await expectAudioBothWaysInBrowser(alice, 'browser → sipp echoing its RTP'); // what it receives is its own audio, echoed
+  await expectBridgedThenGone(() => browserHangsUp(alice));
+  const result = await callee.done;
+  expect(result.successful, result.output).toBe(1);
 });
 
 test('without a media bridge, a plain-RTP phone calling the browser is refused at once with the reason, and the browser calling it says why', async () => {
