@@ -75,6 +75,7 @@ const KNOWN_METHODS = new Set([...ALLOWED_METHODS.split(', '), 'REGISTER', 'PUBL
 /** Option tags the gateway supports where it is the UAS (RFC 3327 Path, RFC 5626 outbound). */
 const SERVER_EXTENSIONS = new Set(['path', 'outbound']);
 const LOOP_PREFIX = 'z9hG4bKP';
+const SECURE_TRANSPORTS = new Set<TransportProtocol>(['tls', 'wss']);
 
 export class Proxy {
   readonly #o: ProxyOptions;
@@ -170,7 +171,12 @@ export class Proxy {
     const account = await this.#o.accounts.get(callee);
     if (!account) return reply(404);
     const aor = `${callee}@${this.#o.domain.name}`;
-    const bindings = await this.#o.locations.list(aor);
+    // RFC 5630: a sips: request travels over secured hops only — in, and out to the device.
+    const secureOnly = ruri.scheme === 'sips';
+    if (secureOnly && !SECURE_TRANSPORTS.has(st.flow.protocol)) {
+      return reply(403, 'Secure Transport Required', [['Warning', `399 ${this.#host} "A sips: request must come over TLS (port ${this.#o.domain.tlsPort ?? 5061})"`]]);
+    }
+    const bindings = (await this.#o.locations.list(aor)).filter((b) => !secureOnly || SECURE_TRANSPORTS.has(b.transport));
     const isCall = req.method === 'INVITE';
     if (isCall) this.#o.callLog.invited(req.callId, username, callee, offer !== undefined && hasVideo(offer));
     if (!bindings.length) {
@@ -297,7 +303,7 @@ export class Proxy {
       for (const p of [...binding.path].reverse()) copy.prepend('route', p);
       if (reach.relayRoute) copy.prepend('route', reach.relayRoute);
       if (DIALOG_CREATING.has(req.method)) {
-        this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: reach.tokenFlowId, aorB: binding.aor }, st.flow.protocol, flow.protocol);
+        this.#recordRoute(copy, { flowA: st.flow.id, aorA: callerAor, flowB: reach.tokenFlowId, aorB: binding.aor }, st.flow.protocol, flow.protocol, req.parsedUri instanceof SipUri && req.parsedUri.scheme === 'sips');
       }
       this.#prepareForward(copy, flow, viaBranch, st.flow);
       const bridged = plan.kind === 'bridge';
@@ -538,19 +544,22 @@ export class Proxy {
     }
   }
 
-  #recordRoute(req: SipRequest, dialog: DialogRoute, callerTransport: TransportProtocol, calleeTransport: TransportProtocol): void {
+  #recordRoute(req: SipRequest, dialog: DialogRoute, callerTransport: TransportProtocol, calleeTransport: TransportProtocol, sips = false): void {
     const token = this.#o.tokens.encode(dialog);
     // Double Record-Route (RFC 5658): the bottom entry faces the caller, the top one the callee.
-    req.prepend('record-route', `<${this.#routeUri(callerTransport, dialog.flowA)};r=${token};s=a>`);
-    req.prepend('record-route', `<${this.#routeUri(calleeTransport, dialog.flowB)};r=${token};s=b>`);
+    req.prepend('record-route', `<${this.#routeUri(callerTransport, dialog.flowA, sips)};r=${token};s=a>`);
+    req.prepend('record-route', `<${this.#routeUri(calleeTransport, dialog.flowB, sips)};r=${token};s=b>`);
   }
 
-  /** Our URI as the party on `flowId` must address us: another node uses our node-to-node listener. */
-  #routeUri(transport: TransportProtocol, flowId = ''): string {
+  /**
+   * Our URI as the party on `flowId` must address us: another node uses our node-to-node
+   * listener; for a sips: request, a sips: URI on TLS (RFC 3261 §16.6 step 4, RFC 5630).
+   */
+  #routeUri(transport: TransportProtocol, flowId = '', sips = false): string {
     const self = this.#o.nodes?.self;
     if (self && flowId.startsWith(NODE_FLOW)) return `sip:${self.host}:${self.port};transport=tcp;lr`;
     if (transport === 'ws' || transport === 'wss') return `sip:${this.#host};transport=${transport};lr`;
-    if (transport === 'tls') return `sip:${this.#host}:${this.#o.domain.tlsPort};transport=tls;lr`;
+    if (transport === 'tls') return sips ? `sips:${this.#host}:${this.#o.domain.tlsPort};lr` : `sip:${this.#host}:${this.#o.domain.tlsPort};transport=tls;lr`;
     return `sip:${this.#host}:${this.#port}${transport === 'tcp' ? ';transport=tcp' : ''};lr`;
   }
 

@@ -51,6 +51,28 @@ describe('SIP over TLS', () => {
     expect((await alice.final(callId, 'INVITE')).status).toBe(486);
   });
 
+  it('routes a sips: call over TLS only, Record-Routed with a sips: URI, and refuses one that arrives over UDP', async () => {
+    const bob = await client('bob', 'tls', gw.sipTlsPort);
+    expect((await register(bob, TEST_PASSWORD)).status).toBe(200);
+    const carolOnTls = await client('alice', 'tls', gw.sipTlsPort);
+    const callId = uid('sips-');
+    await authedRequest(carolOnTls, { method: 'INVITE', uri: 'sips:bob@localhost', from: 'alice', to: 'bob', callId, contact: carolOnTls.contact, body: SDP, password: TEST_PASSWORD });
+    const invite = await bob.request('INVITE');
+    expect(invite.headers('Record-Route')).toEqual([
+      expect.stringMatching(new RegExp(`^<sips:127\\.0\\.0\\.1:${gw.sipTlsPort};lr;r=`)),
+      expect.stringMatching(new RegExp(`^<sips:127\\.0\\.0\\.1:${gw.sipTlsPort};lr;r=`)),
+    ]);
+    bob.reply(invite, 486, 'Busy Here');
+    expect((await carolOnTls.final(callId, 'INVITE')).status).toBe(486);
+
+    const onUdp = await client('alice', 'udp', gw.sipPort);
+    const plain = uid('sips-udp-');
+    await authedRequest(onUdp, { method: 'INVITE', uri: 'sips:bob@localhost', from: 'alice', to: 'bob', callId: plain, contact: onUdp.contact, body: SDP, password: TEST_PASSWORD });
+    const refused = await onUdp.final(plain, 'INVITE');
+    expect(refused.status).toBe(403);
+    expect(refused.header('Warning')).toMatch(/must come over TLS/);
+  });
+
   it('gives a plain TCP client on the TLS port nothing', async () => {
     const socket = net.connect(gw.sipTlsPort, '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
