@@ -14,6 +14,9 @@ export function hasRtpengine(): boolean {
 export interface RtpengineOptions {
   /** Seconds without RTP after which rtpengine deletes a call by itself (its --timeout). */
   timeoutSeconds?: number;
+  /** Media ports it may use (4 per bridged call); more than the default block takes 61000 up. */
+  mediaPorts?: number;
+  logLevel?: number;
 }
 
 const MEDIA_LOW = 61_000;
@@ -29,6 +32,10 @@ export class RtpengineProcess {
 
   constructor(private readonly options: RtpengineOptions = {}) {}
 
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** The value for PARLEY_MEDIA_BRIDGE. */
   get url(): string {
     return `udp:127.0.0.1:${this.ngPort}`;
@@ -36,11 +43,15 @@ export class RtpengineProcess {
 
   async start(): Promise<void> {
     this.ngPort = await freeTcpUdpPort();
-    let block: number;
-    do block = Math.floor(Math.random() * Math.floor((65_000 - MEDIA_LOW) / MEDIA_BLOCK));
-    while (usedBlocks.has(block));
-    usedBlocks.add(block);
-    const portMin = MEDIA_LOW + block * MEDIA_BLOCK;
+    const ports = this.options.mediaPorts ?? MEDIA_BLOCK;
+    let portMin = MEDIA_LOW;
+    if (ports <= MEDIA_BLOCK) {
+      let block: number;
+      do block = Math.floor(Math.random() * Math.floor((65_000 - MEDIA_LOW) / MEDIA_BLOCK));
+      while (usedBlocks.has(block));
+      usedBlocks.add(block);
+      portMin = MEDIA_LOW + block * MEDIA_BLOCK;
+    }
     this.#child = spawn(
       'rtpengine',
       [
@@ -51,10 +62,10 @@ export class RtpengineProcess {
         '--interface=127.0.0.1',
         `--listen-ng=127.0.0.1:${this.ngPort}`,
         `--port-min=${portMin}`,
-        `--port-max=${portMin + MEDIA_BLOCK - 1}`,
+        `--port-max=${portMin + Math.max(ports, MEDIA_BLOCK) - 1}`,
         `--timeout=${this.options.timeoutSeconds ?? 60}`,
         '--delete-delay=0',
-        '--log-level=6',
+        `--log-level=${this.options.logLevel ?? 6}`,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -79,6 +90,13 @@ export class RtpengineProcess {
     const reply = await this.#control!.request('statistics');
     const stats = reply.statistics as { currentstatistics?: { sessionsown?: number } } | undefined;
     return stats?.currentstatistics?.sessionsown ?? NaN;
+  }
+
+  /** Media streams rtpengine is transcoding now (its `statistics`). */
+  async transcodedMedia(): Promise<number> {
+    const reply = await this.#control!.request('statistics');
+    const stats = reply.statistics as { currentstatistics?: { transcodedmedia?: number } } | undefined;
+    return stats?.currentstatistics?.transcodedmedia ?? NaN;
   }
 
   /** rtpengine's view of one call (`query`), or undefined when it has none. */
