@@ -117,6 +117,86 @@ test('the browser calls baresip (plain RTP, G.711 only), and baresip calls the b
   });
 });
 
+/**
+ * A browser that speaks opus alone (its offers and answers keep no other audio codec), as a
+ * site restricting codecs would: it and a G.711-only phone share no codec.
+ */
+const OPUS_ONLY = `
+  (() => {
+    const keepOpus = (sdp) => {
+      const lines = sdp.split('\\r\\n');
+      const opus = new Set(lines.map((l) => /^a=rtpmap:(\\d+) opus\\//i.exec(l)?.[1]).filter(Boolean));
+      let audio = false;
+      return lines
+        .filter((l) => {
+          if (l.startsWith('m=')) audio = l.startsWith('m=audio');
+          const pt = /^a=(?:rtpmap|fmtp|rtcp-fb):(\\d+)/.exec(l)?.[1];
+          return !(audio && pt && !opus.has(pt));
+        })
+        .map((l) => (l.startsWith('m=audio') ? l.split(' ').filter((f, i) => i < 3 || opus.has(f)).join(' ') : l))
+        .join('\\r\\n');
+    };
+    for (const name of ['createOffer', 'createAnswer']) {
+      const original = RTCPeerConnection.prototype[name];
+      RTCPeerConnection.prototype[name] = async function (...args) {
+        const d = await original.apply(this, args);
+        return { type: d.type, sdp: keepOpus(d.sdp) };
+      };
+    }
+  })();
+`;
+
+/** The audio codecs of the page's live calls, as getStats() names them (audio/opus …). */
+async function audioCodecs(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const out = new Set<string>();
+    for (const pc of ((window as unknown as { __pcs: RTCPeerConnection[] }).__pcs ?? []).filter((p) => p.connectionState !== 'closed')) {
+      const stats = await pc.getStats();
+      stats.forEach((s: { type: string; kind?: string; codecId?: string }) => {
+        if ((s.type === 'inbound-rtp' || s.type === 'outbound-rtp') && s.kind === 'audio' && s.codecId) out.add(String((stats.get(s.codecId) as { mimeType?: string } | undefined)?.mimeType));
+      });
+    }
+    return [...out];
+  });
+}
+
+test('a browser with opus alone and baresip with G.711 alone share no codec: rtpengine transcodes, audio both ways, both directions', async () => {
+  const context = await browser.newContext({ baseURL: gateway.url, permissions: ['camera', 'microphone'] });
+  await context.addInitScript(CAPTURE_PEER_CONNECTIONS);
+  await context.addInitScript(OPUS_ONLY);
+  const page = await context.newPage();
+  await page.goto('/');
+  await signIn(page, 'alice', PASSWORD);
+  await expect(page.getByTestId('registration')).toHaveText('Ready for calls', { timeout: 15_000 });
+  // alice's first page would ring too: it signs out for this test.
+  await alice.context().close();
+  try {
+    let from = bob.output.length;
+    await browserCalls(page, 'bob');
+    await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+    expect(bob.output.slice(from)).toMatch(/audio: Set audio decoder: PCM[UA] 8000Hz/);
+    await expectAudioBothWaysInBrowser(page, 'opus browser → G.711 baresip');
+    expect(await audioCodecs(page)).toEqual(['audio/opus']);
+    expect(await rtpengine.transcodedMedia()).toBeGreaterThan(0);
+    await expectBridgedThenGone(() => browserHangsUp(page));
+
+    from = bob.output.length;
+    await bob.command('dial', 'sip:alice@localhost');
+    await browserAnswers(page);
+    await bob.waitFor(/incoming rtp for 'audio' established/, 15_000, from);
+    await expectAudioBothWaysInBrowser(page, 'G.711 baresip → opus browser');
+    expect(await audioCodecs(page)).toEqual(['audio/opus']);
+    expect(await rtpengine.transcodedMedia()).toBeGreaterThan(0);
+    await expectBridgedThenGone(async () => {
+      await bob.command('hangup');
+      await expect(page.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
+    });
+  } finally {
+    await context.close();
+    alice = await signedInBrowser(gateway);
+  }
+});
+
 test('the browser calls linphonec over UDP with plain RTP, and linphonec calls the browser, with audio both ways through rtpengine', async () => {
   let from = carol.logText().length;
   await browserCalls(alice, 'carol'); // linphonec -a answers by itself

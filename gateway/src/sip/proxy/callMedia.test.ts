@@ -4,6 +4,7 @@
  * speaks; every way a call ends leaves no call behind in rtpengine; without a bridge, such a
  * call is refused at once with 488 and the reason.
  */
+import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasRtpengine, RtpengineProcess } from '../../../test-support/rtpengine.js';
 import { BROWSER_OPUS_OFFER, browserAnswer, PHONE_ANSWER, PHONE_OFFER, SDES_OFFER } from '../../../test-support/sdpSamples.js';
@@ -203,6 +204,87 @@ describe.skipIf(!hasRtpengine())('calls through the media bridge (rtpengine)', (
     carol.reply(anchored, 486, 'Busy Here');
     await alice.final(natted.callId, 'INVITE');
     await until(async () => (await rtpengine.sessions()) === 0, 'no calls left');
+  });
+});
+
+describe.skipIf(!hasRtpengine())('media through the bridge', () => {
+  const rtpengine = new RtpengineProcess();
+  let gw: TestGateway;
+  const sockets: dgram.Socket[] = [];
+
+  beforeAll(async () => {
+    await rtpengine.start();
+    gw = await startTestGateway({ PARLEY_MEDIA_BRIDGE: rtpengine.url });
+    for (const u of ['alice', 'carol']) await gw.addUser(u, TEST_PASSWORD);
+  }, 30_000);
+  afterAll(async () => {
+    for (const s of sockets) s.close();
+    closeClients();
+    await gw?.stop();
+    await rtpengine.stop();
+  });
+
+  async function rtpSocket(): Promise<{ socket: dgram.Socket; port: number; received: Buffer[] }> {
+    const socket = dgram.createSocket('udp4');
+    sockets.push(socket);
+    const received: Buffer[] = [];
+    socket.on('message', (m) => received.push(m));
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    return { socket, port: socket.address().port, received };
+  }
+
+  /** An RTP packet: payload type, sequence number, marker bit, payload. */
+  function rtp(pt: number, seq: number, payload: Buffer, marker = false): Buffer {
+    const header = Buffer.alloc(12);
+    header[0] = 0x80;
+    header[1] = (marker ? 0x80 : 0) | pt;
+    header.writeUInt16BE(seq, 2);
+    header.writeUInt32BE(seq * 160, 4);
+    header.writeUInt32BE(0x1234abcd, 8);
+    return Buffer.concat([header, payload]);
+  }
+
+  const mediaPort = (body: string) => Number(/m=audio (\d+)/.exec(body)![1]);
+
+  it("carries a NATted phone's RTP and RFC 4733 telephone events to the other phone, and sends media back to where the NATted phone's packets come from", async () => {
+    const alice = await phone(gw, 'alice');
+    const carol = await phone(gw, 'carol');
+    const aliceRtp = await rtpSocket();
+    const carolRtp = await rtpSocket();
+    // alice is behind NAT: her offer names her private address; her packets come from 127.0.0.1.
+    const offer = PHONE_OFFER.replace(/127\.0\.0\.1/g, '192.168.1.20').replace('m=audio 16000', `m=audio ${aliceRtp.port}`);
+    const o = await call(alice, 'carol', offer);
+    const invite = await carol.request('INVITE');
+    const answer = PHONE_OFFER.replace('m=audio 16000 RTP/AVP 0 8 101', `m=audio ${carolRtp.port} RTP/AVP 0 101`).replace('a=rtpmap:8 PCMA/8000\r\n', '');
+    carol.reply(invite, 200, 'OK', sdp, answer);
+    const ok = await alice.response(o.callId, 'INVITE', 200);
+    alice.send(inDialog(alice, ok, 'ACK', 2, o.fromTag!));
+    const toCarolViaBridge = mediaPort(ok.body);
+    const toAliceViaBridge = mediaPort(invite.body);
+    // Anchored: each side is given rtpengine's ports, not the other's.
+    expect(invite.body).not.toContain('192.168.1.20');
+    expect([toCarolViaBridge, toAliceViaBridge]).not.toContain(carolRtp.port);
+    expect([toCarolViaBridge, toAliceViaBridge]).not.toContain(aliceRtp.port);
+    expect(await rtpengine.sessions()).toBe(1);
+
+    const voice = Buffer.alloc(160, 0xff);
+    const digit5 = Buffer.from([5, 0x0a, 0x00, 0xa0]); // RFC 4733: event 5, volume 10, duration 160
+    for (let i = 0; i < 10; i++) {
+      aliceRtp.socket.send(rtp(0, 100 + i, voice), toCarolViaBridge, '127.0.0.1');
+      carolRtp.socket.send(rtp(0, 500 + i, voice), toAliceViaBridge, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (let i = 0; i < 3; i++) aliceRtp.socket.send(rtp(101, 110 + i, digit5, i === 0), toCarolViaBridge, '127.0.0.1');
+    await until(async () => carolRtp.received.some((p) => (p[1] & 0x7f) === 101), 'the telephone event at carol', 5_000);
+    const carolGot = carolRtp.received.map((p) => p[1] & 0x7f);
+    expect(carolGot.filter((pt) => pt === 0).length).toBeGreaterThanOrEqual(5);
+    const event = carolRtp.received.find((p) => (p[1] & 0x7f) === 101)!;
+    expect(event.subarray(12, 16)).toEqual(digit5);
+    await until(async () => aliceRtp.received.length >= 5, "carol's voice at alice's real address", 5_000);
+
+    alice.send(inDialog(alice, ok, 'BYE', 3, o.fromTag!));
+    carol.reply(await carol.request('BYE'), 200, 'OK');
+    await until(async () => (await rtpengine.sessions()) === 0, 'the call gone from rtpengine');
   });
 });
 
