@@ -22,6 +22,7 @@ import { RtpengineProcess } from '../../gateway/test-support/rtpengine.js';
 import { SCENARIOS } from '../../gateway/test-support/sipp.js';
 import { freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 import { sipp } from '../sip/sippRunner.js';
+import { measureBrowserLevel } from './browserLeg.js';
 import { BENCH_PASSWORD, cpuSeconds, startBenchGateway } from '../support/benchEnv.js';
 
 const LEVELS = (process.env.BENCH_MEDIA_CALLS ?? '25,50,100,200,400').split(',').map(Number);
@@ -125,7 +126,8 @@ async function measureLevel(calls: number, codec: 'PCMA' | 'PCMU'): Promise<Leve
 async function main(): Promise<void> {
   const cores = os.cpus().length;
   console.log(`\nMedia bridge: rtpengine 10.5 (userspace), ${cores} cores, sipp plain RTP G.711 both legs, every call bridged`);
-  for (const codec of ['PCMA', 'PCMU'] as const) {
+  const only = process.env.BENCH_MEDIA_ONLY; // 'phones' or 'browsers': one of the two halves
+  for (const codec of only === 'browsers' ? [] : (['PCMA', 'PCMU'] as const)) {
     console.log(`\n  ${codec === 'PCMA' ? 'forwarded (A-law both legs)' : 'transcoded (A-law caller, µ-law callee: decode + encode each packet, both ways)'}`);
     console.log(`  ${'calls'.padStart(6)} ${'held'.padStart(6)} ${'rtpengine CPU'.padStart(14)} ${'per call'.padStart(10)} ${'loss'.padStart(8)} ${'transcoded'.padStart(11)} ${'gateway ms/call'.padStart(16)} ${'failed'.padStart(7)}`);
     for (const calls of LEVELS) {
@@ -141,6 +143,24 @@ async function main(): Promise<void> {
     }
   }
   console.log('\n  CPU as a share of one core over 2 s of steady media; loss = 1 − (packets echoed back ÷ packets from the caller), from rtpengine\'s counters.');
+
+  console.log('\nBrowser-like leg (ICE + DTLS-SRTP, from a second rtpengine, signalled over SIP on WebSocket) ↔ plain RTP sipp callee echoing');
+  for (const calleeCodec of only === 'phones' ? [] : (['PCMA', 'PCMU'] as const)) {
+    console.log(`\n  ${calleeCodec === 'PCMA' ? 'forwarded (A-law both legs, SRTP ↔ RTP)' : 'transcoded (A-law browser, µ-law phone)'}`);
+    console.log(`  ${'calls'.padStart(6)} ${'held'.padStart(6)} ${'rtpengine CPU'.padStart(14)} ${'per call'.padStart(10)} ${'loss'.padStart(8)} ${'transcoded'.padStart(11)}`);
+    for (const calls of LEVELS) {
+      const r = await measureBrowserLevel(calls, 'PCMA', calleeCodec);
+      const perCall = (r.rtpengineCpuShare / Math.max(1, r.held)) * 100;
+      console.log(
+        `  ${String(r.calls).padStart(6)} ${String(r.held).padStart(6)} ${`${(r.rtpengineCpuShare * 100).toFixed(1)} %`.padStart(14)} ${`${perCall.toFixed(3)} %`.padStart(10)} ${`${(r.loss * 100).toFixed(2)} %`.padStart(8)} ${String(r.transcoded).padStart(11)}`,
+      );
+      if (r.loss > LOSS_LIMIT || r.held < r.calls) {
+        console.log(`  stopped: more than ${LOSS_LIMIT * 100} % lost or calls not all held at ${calls}`);
+        break;
+      }
+    }
+  }
+  console.log('\n  CPU of the rtpengine under test over 3 s (the browsers\' rtpengine runs on the same cores); loss = 1 − (packets back at the sources ÷ packets sent).');
 }
 
 main().then(

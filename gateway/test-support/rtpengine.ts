@@ -16,6 +16,8 @@ export interface RtpengineOptions {
   timeoutSeconds?: number;
   /** Media ports it may use (4 per bridged call); more than the default block takes 61000 up. */
   mediaPorts?: number;
+  /** First media port, for a second rtpengine beside one using 61000 up. */
+  portMin?: number;
   logLevel?: number;
 }
 
@@ -44,8 +46,8 @@ export class RtpengineProcess {
   async start(): Promise<void> {
     this.ngPort = await freeTcpUdpPort();
     const ports = this.options.mediaPorts ?? MEDIA_BLOCK;
-    let portMin = MEDIA_LOW;
-    if (ports <= MEDIA_BLOCK) {
+    let portMin = this.options.portMin ?? MEDIA_LOW;
+    if (ports <= MEDIA_BLOCK && this.options.portMin === undefined) {
       let block: number;
       do block = Math.floor(Math.random() * Math.floor((65_000 - MEDIA_LOW) / MEDIA_BLOCK));
       while (usedBlocks.has(block));
