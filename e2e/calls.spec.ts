@@ -209,3 +209,27 @@ test('after the server restarts, the client reconnects and registers again by it
   await expect(dave.page.getByTestId('incoming-call')).toBeVisible();
   await dave.page.getByRole('button', { name: 'Decline' }).click();
 });
+
+test('each view has its own address and title, Back returns to the last one, a bookmark opens it, and the arrow keys move along the tabs', async ({ browser }) => {
+  const { page } = await user(browser, 'carol');
+  await expect(page).toHaveTitle('Chats · Parley');
+  await page.getByRole('tab', { name: 'Calls' }).click();
+  await expect(page).toHaveURL(/\/calls$/);
+  await expect(page).toHaveTitle('Calls · Parley');
+  await expect(page.getByRole('tabpanel', { name: 'Calls' })).toBeVisible();
+  // The ARIA tabs pattern: one tab in the Tab order, arrows move (and open), Home/End go to the ends.
+  await expect(page.getByRole('tab', { name: 'Meetings' })).toHaveAttribute('tabindex', '-1');
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'Meetings' })).toBeFocused();
+  await expect(page).toHaveURL(/\/meetings$/);
+  await page.keyboard.press('ArrowRight'); // wraps round
+  await expect(page.getByRole('tab', { name: /^Chats/ })).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('End');
+  await expect(page.getByRole('tab', { name: 'Meetings' })).toBeFocused();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/chats$/);
+  await expect(page.getByRole('tab', { name: /^Chats/ })).toHaveAttribute('aria-selected', 'true');
+  await page.goto('/meetings'); // as from a bookmark
+  await expect(page.getByRole('tab', { name: 'Meetings' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page).toHaveTitle('Meetings · Parley');
+});

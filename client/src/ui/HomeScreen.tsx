@@ -1,6 +1,7 @@
 /** The signed-in app: chats and calls side by side, the call in progress on top. */
 import { useEffect, useRef, useState } from 'react';
 import { api, type Profile } from '../api/apiClient';
+import { navigate, useLocation } from '../navigation';
 import { useChatState } from '../hooks/useChat';
 import { usePhoneState } from '../hooks/usePhone';
 import type { Phone } from '../sip/phone';
@@ -24,11 +25,25 @@ interface Props {
 }
 
 type Tab = 'chats' | 'calls' | 'meetings';
+const TABS: Array<{ id: Tab; label: string }> = [
+  { id: 'chats', label: 'Chats' },
+  { id: 'calls', label: 'Calls' },
+  { id: 'meetings', label: 'Meetings' },
+];
+
+/** Each view has its own address (/chats, /calls, /meetings; / is the chats), so it can be bookmarked and Back works. */
+function tabOf(pathname: string): Tab {
+  const name = pathname.replace(/^\/+|\/+$/g, '');
+  return TABS.find((t) => t.id === name)?.id ?? 'chats';
+}
 
 export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   const { registration, detail, call } = usePhoneState(phone);
   const chatState = useChatState(chat);
-  const [tab, setTab] = useState<Tab>('chats');
+  const tab = tabOf(useLocation().pathname);
+  const setTab = (next: Tab) => {
+    if (next !== tab) navigate(`/${next}`);
+  };
   const [selected, setSelected] = useState<string>();
   const [toast, setToast] = useState<string | undefined>();
   const [settingsOpen, setSettingsOpen] = useState(false);
@@ -56,8 +71,9 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   // Unread count in the title; a notification when a message arrives while Parley is hidden.
   const unread = Object.values(chatState.conversations).reduce((n, c) => n + c.unread, 0);
   useEffect(() => {
-    document.title = unread ? `(${unread}) Parley` : 'Parley';
-  }, [unread]);
+    const view = TABS.find((t) => t.id === tab)!.label;
+    document.title = `${unread ? `(${unread}) ` : ''}${view} · Parley`;
+  }, [unread, tab]);
   useEffect(() => {
     const off = chat.on('incoming', (conv, m) => {
       if (!document.hidden || !('Notification' in window) || Notification.permission !== 'granted') return;
@@ -96,6 +112,17 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   }
 
   const inCall = Boolean(call && call.phase !== 'ended');
+
+  /** The tab bar as the ARIA tabs pattern: arrow keys move to the next tab and open it, Home/End to the ends. */
+  function onTabKey(e: React.KeyboardEvent) {
+    const i = TABS.findIndex((t) => t.id === tab);
+    const moves: Record<string, number> = { ArrowRight: (i + 1) % TABS.length, ArrowLeft: (i + TABS.length - 1) % TABS.length, Home: 0, End: TABS.length - 1 };
+    const to = moves[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    setTab(TABS[to].id);
+    document.getElementById(`tab-${TABS[to].id}`)?.focus();
+  }
   const chatBadge = chatState.status === 'online' ? undefined : chatState.status === 'failed' ? 'Chat unavailable' : 'Chat connecting…';
   return (
     <div className={`app ${tab === 'chats' ? 'on-chats' : ''} ${selected && tab === 'chats' ? 'has-selection' : ''}`}>
@@ -127,19 +154,26 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
         </div>
       </header>
 
-      <div className="tabs" role="tablist" aria-label="Sections">
-        <button role="tab" aria-selected={tab === 'chats'} className={`tab ${tab === 'chats' ? 'active' : ''}`} onClick={() => setTab('chats')}>
-          Chats{unread ? <span className="badge-count">{unread}</span> : null}
-        </button>
-        <button role="tab" aria-selected={tab === 'calls'} className={`tab ${tab === 'calls' ? 'active' : ''}`} onClick={() => setTab('calls')}>
-          Calls
-        </button>
-        <button role="tab" aria-selected={tab === 'meetings'} className={`tab ${tab === 'meetings' ? 'active' : ''}`} onClick={() => setTab('meetings')}>
-          Meetings
-        </button>
+      <div className="tabs" role="tablist" aria-label="Sections" onKeyDown={onTabKey}>
+        {TABS.map((t) => (
+          <button
+            key={t.id}
+            id={`tab-${t.id}`}
+            role="tab"
+            aria-selected={tab === t.id}
+            aria-controls={`panel-${t.id}`}
+            tabIndex={tab === t.id ? 0 : -1}
+            className={`tab ${tab === t.id ? 'active' : ''}`}
+            onClick={() => setTab(t.id)}
+          >
+            {t.label}
+            {t.id === 'chats' && unread ? <span className="badge-count">{unread}</span> : null}
+          </button>
+        ))}
       </div>
 
       {tab === 'chats' ? (
+        <div className="tab-panel" id="panel-chats" role="tabpanel" aria-labelledby="tab-chats">
         <main className="chat-layout">
           <ChatSidebar chat={chat} state={chatState} selected={selected} onSelect={setSelected} domain={profile.user.domain} />
           {selected && (chatState.contacts[selected] || chatState.rooms[selected] || chatState.conversations[selected]) ? (
@@ -155,14 +189,19 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
             </div>
           )}
         </main>
+        </div>
       ) : tab === 'calls' ? (
+        <div className="tab-panel" id="panel-calls" role="tabpanel" aria-labelledby="tab-calls">
         <main className="home">
           <CallsPanel onCall={dial} inCall={inCall} refreshKey={callsVersion} dialError={dialError} />
         </main>
+        </div>
       ) : (
+        <div className="tab-panel" id="panel-meetings" role="tabpanel" aria-labelledby="tab-meetings">
         <main className="home">
           <MeetingsPanel />
         </main>
+        </div>
       )}
 
       {call && call.phase === 'incoming' && <IncomingCall call={call} phone={phone} />}
