@@ -169,7 +169,8 @@ test('a browser receiving opus alone and baresip with G.711 alone: rtpengine tra
     expect(bob.output.slice(from)).toMatch(/audio: Set audio decoder: PCM[UA] 8000Hz/);
     await expectAudioBothWaysInBrowser(page, 'opus browser → G.711 baresip');
     expect(await audioCodecs(page)).toEqual({ inbound: ['audio/opus'], outbound: ['audio/opus'] });
-    expect(await rtpengine.transcodedMedia()).toBeGreaterThan(0);
+    // rtpengine counts transcoded streams in its once-a-second timer: wait for the next count.
+    await expect.poll(() => rtpengine.transcodedMedia(), { timeout: 10_000 }).toBeGreaterThan(0);
     await expectBridgedThenGone(() => browserHangsUp(page));
 
     from = bob.output.length;
@@ -180,7 +181,8 @@ test('a browser receiving opus alone and baresip with G.711 alone: rtpengine tra
     // Chromium as the answerer receives only opus (its answer), but sends the offer's first codec
     // it has (PCMU, which rtpengine offered as the phone's): only the phone's audio is transcoded.
     expect((await audioCodecs(page)).inbound).toEqual(['audio/opus']);
-    expect(await rtpengine.transcodedMedia()).toBeGreaterThan(0);
+    // rtpengine counts transcoded streams in its once-a-second timer: wait for the next count.
+    await expect.poll(() => rtpengine.transcodedMedia(), { timeout: 10_000 }).toBeGreaterThan(0);
     await expectBridgedThenGone(async () => {
       await bob.command('hangup');
       await expect(page.getByTestId('call-screen')).toHaveCount(0, { timeout: 10_000 });
