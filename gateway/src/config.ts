@@ -42,6 +42,12 @@ const envSchema = z.object({
   /** scrypt cost as log2(N) for the web-login password hash; lower only for benchmarks. */
   PARLEY_PASSWORD_HASH_COST: int(15, 10, 20),
   PARLEY_SCRAM_ITERATIONS: int(4096, 1024),
+  /** Most app passwords (one per phone or XMPP client) one user may hold. */
+  PARLEY_APP_PASSWORDS_MAX: int(20, 1, 1000),
+  /** How long a provisioning link (a softphone imports its account from it, e.g. by QR code) works. */
+  PARLEY_PROVISIONING_LINK_MINUTES: int(15, 1, 24 * 60),
+  /** false: no sign-in with local passwords on the web page (identity providers only). */
+  PARLEY_LOCAL_LOGIN: z.enum(['true', 'false']).default('true'),
 
   // SIP
   SIP_PORT: port(5060),
@@ -168,6 +174,10 @@ export interface GatewayConfig {
     loginFailureWindowSeconds: number;
     passwordHashCost: number;
     scramIterations: number;
+    appPasswordsMax: number;
+    provisioningLinkSeconds: number;
+    /** Whether the sign-in page takes local passwords. */
+    localLogin: boolean;
   };
   sip: {
     port: number;
@@ -310,6 +320,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       loginFailureWindowSeconds: e.PARLEY_LOGIN_FAILURE_WINDOW_SECONDS,
       passwordHashCost: e.PARLEY_PASSWORD_HASH_COST,
       scramIterations: e.PARLEY_SCRAM_ITERATIONS,
+      appPasswordsMax: e.PARLEY_APP_PASSWORDS_MAX,
+      provisioningLinkSeconds: e.PARLEY_PROVISIONING_LINK_MINUTES * 60,
+      localLogin: e.PARLEY_LOCAL_LOGIN === 'true',
     },
     sip: {
       port: e.SIP_PORT,

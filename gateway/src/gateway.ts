@@ -28,9 +28,11 @@ import { ConferenceService } from './conferences/conferenceService.js';
 import type { GatewayConfig } from './config.js';
 import type { AccountStore } from './directory/accountStore.js';
 import { AccountDirectory } from './directory/accountDirectory.js';
+import { appPasswordIdOf, AppPasswords } from './directory/appPasswords.js';
 import { AuthApi } from './http/api/authApi.js';
 import { registerCallsApi } from './http/api/callsApi.js';
 import { registerConferencesApi } from './http/api/conferencesApi.js';
+import { registerDevicesApi } from './http/api/devicesApi.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
@@ -68,6 +70,7 @@ export class Gateway {
   readonly storage: Storage;
   readonly accounts: AccountDirectory;
   readonly sessions: SessionStore;
+  readonly appPasswords: AppPasswords;
   readonly locations: LocationStore;
   readonly callLog: CallLog;
   readonly sip: SipService;
@@ -128,6 +131,12 @@ export class Gateway {
       passwordHashCost: config.auth.passwordHashCost,
       scramIterations: config.auth.scramIterations,
     });
+    this.appPasswords = new AppPasswords({
+      records: storage.appPasswords,
+      accounts: this.accounts,
+      realm: config.domain,
+      maxPerUser: config.auth.appPasswordsMax,
+    });
     this.sessions = new SessionStore({
       records: storage.sessions,
       sipKey: deriveKey(secret, 'sip-session'),
@@ -170,7 +179,8 @@ export class Gateway {
     this.sip = new SipService({
       config,
       accounts: this.accounts,
-      credentials: credentialSource(this.accounts, this.sessions),
+      credentials: credentialSource(this.accounts, this.sessions, this.appPasswords),
+      credentialUsed: (credential, by) => this.appPasswords.used(credential, by),
       locations: this.locations,
       callLog: this.callLog,
       routeKey: deriveKey(secret, 'sip-route'),
@@ -204,7 +214,7 @@ export class Gateway {
       storage,
       accounts: this.accounts,
       // Wrong passwords over XMPP count per account and address (not per address alone: NAT).
-      auth: new XmppAuthenticator(this.accounts, this.sessions, xmppThrottle),
+      auth: new XmppAuthenticator(this.accounts, this.sessions, this.appPasswords, xmppThrottle),
       services: [this.uploads],
       version,
       logger,
@@ -234,12 +244,28 @@ export class Gateway {
       domain: config.domain,
       secureCookies: config.http.publicUrl.startsWith('https:'),
       sessionTtlSeconds: config.auth.sessionTtlSeconds,
+      localLogin: config.auth.localLogin,
       logger,
     });
     auth.register(this.http.router);
     registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
     registerCallsApi(this.http.router, auth, this.callLog, this.accounts);
     registerIceApi(this.http.router, auth, config.media);
+    registerDevicesApi(this.http.router, {
+      auth,
+      accounts: this.accounts,
+      appPasswords: this.appPasswords,
+      maxPerUser: config.auth.appPasswordsMax,
+      domain: config.domain,
+      serverHost: config.sip.advertisedHost,
+      ports: () => ({ sipUdpTcp: this.sip.transport.port, sipTls: this.sip.transport.tlsPort, xmpp: this.xmppListeners.port }),
+      publicUrl: () => this.http.publicUrl,
+      provisioningKey: new Uint8Array(deriveKey(secret, 'provisioning')),
+      provisioningSeconds: config.auth.provisioningLinkSeconds,
+      provisionTls: Boolean(config.sip.tls?.cert),
+      registerExpires: config.sip.defaultExpires,
+      logger,
+    });
 
     // Conferences: the registry says which SFU node hosts each one.
     this.registry = createConferenceRegistry(config.conferences.redisUrl, {
@@ -332,6 +358,10 @@ export class Gateway {
       const [aggregate, key] = splitTopic(topic);
       if (aggregate === '*' || aggregate === 'accounts') this.accounts.invalidateCache(key);
       if (aggregate === '*' || aggregate === 'sessions' || aggregate === 'accounts') this.sessions.invalidateCache(key);
+      if (aggregate === '*' || aggregate === 'apppasswords' || aggregate === 'accounts') this.appPasswords.invalidateCache(key);
+      // A disabled account or a revoked app password ends what it opened, on every node.
+      if ((aggregate === 'accounts' || aggregate === 'apppasswords') && key) this.#endRevoked([key]);
+      else if (aggregate === '*') void this.#heldUsers().then((users) => this.#endRevoked(users));
     });
     await this.sip.start();
     if (this.nodes) {
@@ -374,6 +404,39 @@ export class Gateway {
     this.#redis?.disconnect();
   }
 
+  /**
+   * Ends this node's XMPP sessions and the SIP registrations of `users` that credentials which
+   * no longer count opened: every one of a disabled or removed account, those of a revoked app
+   * password.
+   */
+  #endRevoked(users: string[]): void {
+    for (const username of users) {
+      void (async () => {
+        const [account, ids] = await Promise.all([this.accounts.get(username), this.appPasswords.ids(username)]);
+        const counts = (credential: string | undefined) => {
+          if (!account || account.disabledAt !== undefined) return false;
+          const id = appPasswordIdOf(credential);
+          return id === undefined || ids.has(id);
+        };
+        const why = !account
+          ? 'This account was removed'
+          : account.disabledAt !== undefined
+            ? 'This account was disabled by an administrator'
+            : 'The app password this client signed in with was revoked';
+        this.xmpp.endSessions(username, counts, why);
+        await this.sip.registrar.endBindings(username, (b) => counts(b.credential));
+      })().catch((err: unknown) => this.#log.warn({ err, user: username }, 'could not check live sessions against changed credentials'));
+    }
+  }
+
+  /** Users with XMPP sessions or SIP registrations on this node. */
+  async #heldUsers(): Promise<string[]> {
+    const users = new Set(this.xmpp.localUsers());
+    const suffix = `@${this.config.domain}`;
+    for (const aor of await this.locations.heldAors()) if (aor.endsWith(suffix)) users.add(aor.slice(0, -suffix.length));
+    return [...users];
+  }
+
   #busOptions(redis: Redis, nodes: NodeDirectory) {
     return { redis, keyPrefix: this.config.cluster!.keyPrefix, nodeId: nodes.id, incarnation: nodes.self.startedAt, logger: this.#log };
   }
@@ -396,15 +459,19 @@ function splitTopic(topic: string): [string, string | undefined] {
   return colon < 0 ? [topic, undefined] : [topic.slice(0, colon), topic.slice(colon + 1)];
 }
 
-/** HA1 candidates for a user: the account's own, then one per live web session. */
-function credentialSource(accounts: AccountStore, sessions: SessionStore): DigestCredentialSource {
+/** HA1 candidates for a user: the account's own, one per live web session, one per SIP app password. */
+function credentialSource(accounts: AccountStore, sessions: SessionStore, appPasswords: AppPasswords): DigestCredentialSource {
   return {
     async ha1Candidates(username, hash) {
       const name = username.toLowerCase();
-      // Both at once: on a cold cache each is a database round trip.
-      const [own, ofSessions] = await Promise.all([accounts.getDigestHa1(name, hash), sessions.sessionHa1s(name, hash)]);
+      // All at once: on a cold cache each is a database round trip.
+      const [own, ofSessions, ofDevices] = await Promise.all([
+        accounts.getDigestHa1(name, hash),
+        sessions.sessionHa1s(name, hash),
+        appPasswords.digestCandidates(name, hash),
+      ]);
       if (own === undefined) return undefined;
-      return [own, ...ofSessions];
+      return [{ ha1: own, credential: 'account' }, ...ofSessions.map((ha1) => ({ ha1, credential: 'session' })), ...ofDevices];
     },
   };
 }

@@ -12,10 +12,12 @@ import { deriveKey } from '../../../server-common/secret.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../config.js';
 import { AccountDirectory } from '../directory/accountDirectory.js';
 import { AccountError } from '../directory/accountStore.js';
+import { AppPasswords, type AppPasswordScope } from '../directory/appPasswords.js';
 import { issueEmbedKey } from '../embed/embedKeys.js';
 import { SessionStore } from '../session/sessionStore.js';
 import { CopyError, copySqliteToPostgres } from '../storage/copy/databaseCopy.js';
 import { MigrationError, migrate, schemaStatus } from '../storage/migrations/migrator.js';
+import { SqlAppPasswordRecords } from '../storage/records/appPasswordRecords.js';
 import { SqlAccountRecords } from '../storage/records/accountRecords.js';
 import { SqlEmbedKeyRecords } from '../storage/records/embedKeyRecords.js';
 import { SqlSecretRecords } from '../storage/records/secretRecords.js';
@@ -31,6 +33,14 @@ const USAGE = `Usage:
   parley user list
   parley user del <name>
   parley user passwd <name> [--password <pw>]
+  parley user disable <name>                       no sign-in of any kind; ends their web sessions,
+                                                   SIP registrations and XMPP sessions
+  parley user enable <name>
+  parley app-password add <name> --label <device> [--sip] [--xmpp]
+                                                   a password for one phone or XMPP client (both
+                                                   when neither is given); printed once
+  parley app-password list <name>
+  parley app-password revoke <name> <id>           ends that device's registrations and sessions
   parley embed-key --origin <https://site> [--origin …] [--room <name|prefix-*|*>] [--days <n>]
                                                    a key that lets pages on those sites embed
                                                    meetings for guests (origins must also be
@@ -62,6 +72,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (command === 'embed-key') return await embedKeyCommand(argv.slice(1));
     if (command === 'db') return await dbCommand(sub, rest);
     if (command === 'user' && sub) return await userCommand(sub, rest);
+    if (command === 'app-password' && sub) return await appPasswordCommand(sub, rest);
     console.error(`Unknown command "${argv.join(' ')}".\n\n${USAGE}`);
     return 2;
   } catch (err) {
@@ -126,7 +137,26 @@ async function userCommand(sub: string, rest: string[]): Promise<number> {
       case 'list': {
         const list = await accounts.list();
         if (!list.length) console.log('No accounts yet. Add one with: npx parley user add <name>');
-        for (const a of list) console.log(`${a.username}\t${a.displayName}\t${new Date(a.createdAt).toISOString()}`);
+        for (const a of list) {
+          const notes = [a.provider ? `via ${a.provider}` : 'local', ...(a.disabledAt !== undefined ? [`disabled ${new Date(a.disabledAt).toISOString()}`] : [])];
+          console.log(`${a.username}\t${a.displayName}\t${new Date(a.createdAt).toISOString()}\t${notes.join(', ')}`);
+        }
+        return 0;
+      }
+      case 'disable':
+      case 'enable': {
+        const name = requireName(positionals);
+        if (!(await accounts.setDisabled(name, sub === 'disable'))) {
+          console.error(`No account named "${name}".`);
+          return 1;
+        }
+        if (sub === 'enable') {
+          console.log(`Enabled ${name}: they can sign in again.`);
+          return 0;
+        }
+        // The gateways hear the change and end the account's SIP registrations and XMPP sessions.
+        await sessionStoreOf(db, config).then((sessions) => sessions.deleteAllFor(name));
+        console.log(`Disabled ${name}: their web sessions, SIP registrations and XMPP sessions end, and no sign-in works until: npx parley user enable ${name}`);
         return 0;
       }
       case 'del':
@@ -147,13 +177,7 @@ async function userCommand(sub: string, rest: string[]): Promise<number> {
           return 1;
         }
         // A new password signs the user out everywhere.
-        const sessions = new SessionStore({
-          records: new SqlSessionRecords(db),
-          sipKey: deriveKey(await secretOf(db, config), 'sip-session'),
-          realm: config.domain,
-          ttlSeconds: 1,
-        });
-        await sessions.deleteAllFor(name);
+        await (await sessionStoreOf(db, config)).deleteAllFor(name);
         console.log(`Password changed for ${name}; their other sessions were signed out.`);
         return 0;
       }
@@ -341,6 +365,71 @@ function configOrExplain(): GatewayConfig | undefined {
       return undefined;
     }
     throw err;
+  }
+}
+
+async function sessionStoreOf(db: SqlDatabase, config: GatewayConfig): Promise<SessionStore> {
+  return new SessionStore({
+    records: new SqlSessionRecords(db),
+    sipKey: deriveKey(await secretOf(db, config), 'sip-session'),
+    realm: config.domain,
+    ttlSeconds: 1,
+  });
+}
+
+async function appPasswordCommand(sub: string, rest: string[]): Promise<number> {
+  const config = loadConfig();
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { label: { type: 'string' }, sip: { type: 'boolean' }, xmpp: { type: 'boolean' } },
+  });
+  const db = await openRecords(config);
+  const accounts = new AccountDirectory({
+    records: new SqlAccountRecords(db),
+    realm: config.domain,
+    passwordHashCost: config.auth.passwordHashCost,
+    scramIterations: config.auth.scramIterations,
+  });
+  const appPasswords = new AppPasswords({ records: new SqlAppPasswordRecords(db), accounts, realm: config.domain, maxPerUser: config.auth.appPasswordsMax });
+  try {
+    switch (sub) {
+      case 'add': {
+        const name = requireName(positionals);
+        if (!values.label) throw new UsageError(`Name the device with --label (for example --label "Desk phone").\n\n${USAGE}`);
+        const scopes: AppPasswordScope[] = values.sip || values.xmpp ? [...(values.sip ? ['sip' as const] : []), ...(values.xmpp ? ['xmpp' as const] : [])] : ['sip', 'xmpp'];
+        const { appPassword, password } = await appPasswords.create(name, values.label, scopes);
+        console.log(password);
+        console.error(`App password ${appPassword.id} "${appPassword.label}" for ${name}@${config.domain} (${scopes.join(' and ').toUpperCase()}). It is not shown again.`);
+        console.error(`Revoke it with: npx parley app-password revoke ${name} ${appPassword.id}`);
+        return 0;
+      }
+      case 'list': {
+        const name = requireName(positionals);
+        const list = await appPasswords.list(name);
+        if (!list.length) console.log(`${name} has no app passwords. Make one with: npx parley app-password add ${name} --label <device>`);
+        for (const a of list) {
+          const used = a.lastUsedAt ? `last used ${new Date(a.lastUsedAt).toISOString()} (${a.lastUsedBy ?? ''})` : 'never used';
+          console.log(`${a.id}\t${a.label}\t${a.scopes.join(',')}\tcreated ${new Date(a.createdAt).toISOString()}\t${used}`);
+        }
+        return 0;
+      }
+      case 'revoke': {
+        if (positionals.length !== 2) throw new UsageError(`Give the user and the app password's id (npx parley app-password list <name> shows them).\n\n${USAGE}`);
+        const [name, id] = positionals;
+        if (!(await appPasswords.revoke(name, id))) {
+          console.error(`${name} has no app password "${id}" (npx parley app-password list ${name} shows them).`);
+          return 1;
+        }
+        console.log(`Revoked app password ${id} of ${name}: the device's registrations and sessions end.`);
+        return 0;
+      }
+      default:
+        console.error(`Unknown command "app-password ${sub}".\n\n${USAGE}`);
+        return 2;
+    }
+  } finally {
+    await db.close();
   }
 }
 

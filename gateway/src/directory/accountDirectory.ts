@@ -4,6 +4,7 @@
  * (`accounts:<user>` topics) and drops what it cached, so a password changed on one gateway or
  * by the CLI takes effect on all of them.
  */
+import crypto from 'node:crypto';
 import type { AccountRecords } from '../storage/records/accountRecords.js';
 import { UniqueViolation } from '../storage/sql/sqlDatabase.js';
 import {
@@ -72,21 +73,24 @@ export class AccountDirectory implements AccountStore {
   async create(account: NewAccount): Promise<Account> {
     const username = normalizeUsername(account.username);
     validateUsername(username);
-    validatePassword(account.password);
-    const secrets = await this.#secretsFor(username, account.password);
+    if (account.password === undefined && !account.provider) throw new AccountError('A local account needs a password', 'invalid_password');
+    if (account.password !== undefined) validatePassword(account.password);
+    // An identity provider's account signs in there; its own password is random and never shown
+    // (SIP and XMPP clients use app passwords), but its SCRAM salts are what app passwords share.
+    const secrets = await this.#secretsFor(username, account.password ?? crypto.randomBytes(32).toString('base64url'));
     const createdAt = Date.now();
-    const displayName = account.displayName?.trim() || username;
+    const displayName = account.displayName?.trim().slice(0, 100) || username;
     try {
       // Insert and let the key decide: two gateways creating the same name at once get one
       // account and one "exists", never two half-written rows.
-      await this.#records.insert({ username, displayName, createdAt, ...secrets });
+      await this.#records.insert({ username, displayName, createdAt, provider: account.provider, ...secrets });
     } catch (err) {
       if (err instanceof UniqueViolation) throw new AccountError(`The account "${username}" already exists`, 'exists');
       throw err;
     } finally {
       this.#cache.delete(username);
     }
-    return { username, displayName, createdAt };
+    return { username, displayName, createdAt, ...(account.provider && { provider: account.provider }) };
   }
 
   get(username: string): Promise<Account | undefined> {
@@ -136,7 +140,10 @@ export class AccountDirectory implements AccountStore {
   async setPassword(username: string, password: string): Promise<boolean> {
     validatePassword(password);
     const name = normalizeUsername(username);
-    const secrets = await this.#secretsFor(name, password);
+    // The SCRAM salts stay: the user's app passwords were derived with them (sasl.ts offers one
+    // salt per login), so a new account password does not break their devices.
+    const [sha1, sha256] = await Promise.all([this.getScramCredentials(name, 'sha1'), this.getScramCredentials(name, 'sha256')]);
+    const secrets = await this.#secretsFor(name, password, { sha1: sha1?.salt, sha256: sha256?.salt });
     try {
       return await this.#records.setSecrets(name, secrets);
     } finally {
@@ -155,9 +162,19 @@ export class AccountDirectory implements AccountStore {
     }
   }
 
+  async setDisabled(username: string, disabled: boolean): Promise<boolean> {
+    const name = normalizeUsername(username);
+    try {
+      return await this.#records.setDisabled(name, disabled ? Date.now() : undefined);
+    } finally {
+      this.#cache.delete(name);
+    }
+  }
+
   async verifyPassword(username: string, password: string): Promise<boolean> {
-    const hash = await this.#records.secret(normalizeUsername(username), 'passwordHash');
-    if (!hash) {
+    const name = normalizeUsername(username);
+    const [hash, account] = await Promise.all([this.#records.secret(name, 'passwordHash'), this.get(name)]);
+    if (!hash || !account || account.disabledAt !== undefined) {
       this.#dummyHash ??= hashPassword(String(Math.random()), this.#cost);
       await verifyPasswordHash(password, await this.#dummyHash);
       return false;
@@ -167,19 +184,25 @@ export class AccountDirectory implements AccountStore {
 
   async getDigestHa1(username: string, hash: DigestHash): Promise<string | undefined> {
     const entry = this.#cached(username);
-    if (!(await entry.account)) return undefined;
+    const account = await entry.account;
+    if (!account || account.disabledAt !== undefined) return undefined;
     return (await entry.ha1)[hash];
   }
 
+  /** The account's SCRAM credentials (undefined when it is unknown or disabled). */
   async getScramCredentials(username: string, hash: ScramHash): Promise<ScramCredentials | undefined> {
-    return (await this.#cached(normalizeUsername(username)).scram)[hash];
+    const entry = this.#cached(normalizeUsername(username));
+    const account = await entry.account;
+    if (!account || account.disabledAt !== undefined) return undefined;
+    return (await entry.scram)[hash];
   }
 
-  async #secretsFor(username: string, password: string) {
+  async #secretsFor(username: string, password: string, salts: Partial<Record<ScramHash, string>> = {}) {
+    const saltOf = (hash: ScramHash) => (salts[hash] ? Buffer.from(salts[hash], 'base64') : undefined);
     const [passwordHash, sha1, sha256] = await Promise.all([
       hashPassword(password, this.#cost),
-      computeScram('sha1', password, this.#iterations),
-      computeScram('sha256', password, this.#iterations),
+      computeScram('sha1', password, this.#iterations, saltOf('sha1')),
+      computeScram('sha256', password, this.#iterations, saltOf('sha256')),
     ]);
     return {
       realm: this.#realm,

@@ -8,12 +8,18 @@ export interface Account {
   username: string;
   displayName: string;
   createdAt: number;
+  /** The identity provider the account was made for (undefined: a local account). */
+  provider?: string;
+  /** Set while an operator has disabled the account (no web, SIP or XMPP sign-in). */
+  disabledAt?: number;
 }
 
 export interface NewAccount {
   username: string;
-  password: string;
+  /** Undefined for an account made for an identity provider: it gets a random one nobody knows. */
+  password?: string;
   displayName?: string;
+  provider?: string;
 }
 
 export interface AccountStore {
@@ -23,7 +29,9 @@ export interface AccountStore {
   delete(username: string): Promise<boolean>;
   setPassword(username: string, password: string): Promise<boolean>;
   setDisplayName(username: string, displayName: string): Promise<boolean>;
-  /** Checks a web sign-in password against the slow hash. Unknown users cost the same time. */
+  /** Disables (true) or enables an account; false when there is none. */
+  setDisabled(username: string, disabled: boolean): Promise<boolean>;
+  /** Checks a web sign-in password against the slow hash. Unknown and disabled users cost the same time. */
   verifyPassword(username: string, password: string): Promise<boolean>;
   /** HA1 for SIP digest under the store's realm, or undefined for an unknown user. */
   getDigestHa1(username: string, hash: DigestHash): Promise<string | undefined>;

@@ -36,6 +36,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Permissions-Policy': 'camera=(self), microphone=(self), display-capture=(self)',
 };
 
+/** Paths the router serves (the REST API, sign-in with identity providers, provisioning files); the rest is the app. */
+const ROUTED_PREFIXES = ['/api/', '/auth/', '/provisioning/'];
+
 export class HttpServer {
   readonly router = new Router();
   readonly server: http.Server;
@@ -114,9 +117,9 @@ export class HttpServer {
       res.setHeader('Content-Security-Policy', `frame-ancestors ${["'self'", ...(this.#o.embedOrigins ?? [])].join(' ')}`);
     }
     try {
-      if (url.pathname.startsWith('/api/') || url.pathname === '/healthz' || url.pathname === '/metrics') {
-        if (req.method !== 'GET' && req.method !== 'HEAD') this.#checkOrigin(req);
+      if (ROUTED_PREFIXES.some((p) => url.pathname.startsWith(p)) || url.pathname === '/healthz' || url.pathname === '/metrics') {
         const match = this.router.match(req.method ?? 'GET', url.pathname);
+        if (req.method !== 'GET' && req.method !== 'HEAD' && !(match && match !== 'method' && match.crossSite)) this.#checkOrigin(req);
         if (match === 'method') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
         if (!match) throw new HttpError(404, 'not_found', `No such endpoint: ${url.pathname}`);
         await match.handler(req, res, match.params);

@@ -3,7 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void> | void;
 
-interface Route {
+export interface RouteOptions {
+  /**
+   * Takes state-changing requests from other sites' pages (a SAML IdP's auto-submitted form
+   * POSTs to the assertion consumer service); such a handler checks its own proof instead.
+   */
+  crossSite?: boolean;
+}
+
+interface Route extends RouteOptions {
   method: string;
   parts: string[];
   handler: Handler;
@@ -12,13 +20,13 @@ interface Route {
 export class Router {
   readonly #routes: Route[] = [];
 
-  add(method: string, path: string, handler: Handler): this {
-    this.#routes.push({ method, parts: path.split('/').filter(Boolean), handler });
+  add(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
+    this.#routes.push({ method, parts: path.split('/').filter(Boolean), handler, ...options });
     return this;
   }
 
   /** The handler for a request, 'method' when the path exists with another method, or undefined. */
-  match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | 'method' | undefined {
+  match(method: string, pathname: string): { handler: Handler; params: Record<string, string>; crossSite: boolean } | 'method' | undefined {
     const segs = pathname.split('/').filter(Boolean);
     let pathMatched = false;
     for (const r of this.#routes) {
@@ -41,7 +49,7 @@ export class Router {
       }
       if (!ok) continue;
       pathMatched = true;
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params };
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { handler: r.handler, params, crossSite: r.crossSite === true };
     }
     return pathMatched ? 'method' : undefined;
   }

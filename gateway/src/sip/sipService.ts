@@ -39,6 +39,8 @@ export interface SipServiceOptions {
   config: GatewayConfig;
   accounts: AccountStore;
   credentials: DigestCredentialSource;
+  /** Told which credential a REGISTER used, and from where. */
+  credentialUsed?: (credential: string, by: string) => void;
   locations: LocationStore;
   callLog: CallLog;
   /** Key (derived from the server secret) that signs dialog route tokens. */
@@ -177,6 +179,7 @@ export class SipService {
       defaultExpires: config.sip.defaultExpires,
       maxBindingsPerUser: config.sip.maxBindingsPerUser,
       nodeId: cluster?.nodeId,
+      credentialUsed: this.#o.credentialUsed,
       logger: this.#log,
     });
     const bridgeConfig = config.mediaBridge;

@@ -16,9 +16,11 @@ import { PostgresArchiveStore } from './archive/postgresArchiveStore.js';
 import { SqliteArchiveStore } from './archive/sqliteArchiveStore.js';
 import { migrate, type MigrationResult } from './migrations/migrator.js';
 import { SqlAccountRecords, type AccountRecords } from './records/accountRecords.js';
+import { SqlAppPasswordRecords, type AppPasswordRecords } from './records/appPasswordRecords.js';
 import { SqlCallRecords, type CallRecords } from './records/callRecords.js';
 import { SqlConferenceRecords, type ConferenceRecords } from './records/conferenceRecords.js';
 import { SqlEmbedKeyRecords, type EmbedKeyRecords } from './records/embedKeyRecords.js';
+import { SqlIdentityRecords, type IdentityRecords } from './records/identityRecords.js';
 import { SqlMucRoomRecords, type MucRoomRecords } from './records/mucRoomRecords.js';
 import { SqlOfflineRecords, type OfflineRecords } from './records/offlineRecords.js';
 import { SqlRosterRecords, type RosterRecords } from './records/rosterRecords.js';
@@ -56,6 +58,8 @@ export class Storage {
   readonly conferences: ConferenceRecords;
   readonly embedKeys: EmbedKeyRecords;
   readonly secrets: SecretRecords;
+  readonly appPasswords: AppPasswordRecords;
+  readonly identities: IdentityRecords;
   /** What opening applied, for the start-up log. */
   readonly migrations: MigrationResult[];
 
@@ -74,6 +78,8 @@ export class Storage {
     this.conferences = new SqlConferenceRecords(db);
     this.embedKeys = new SqlEmbedKeyRecords(db);
     this.secrets = new SqlSecretRecords(db);
+    this.appPasswords = new SqlAppPasswordRecords(db);
+    this.identities = new SqlIdentityRecords(db);
   }
 
   get kind(): 'sqlite' | 'postgres' {

@@ -226,6 +226,29 @@ export class XmppServer implements SessionHost, XmppContext {
     else this.presence.setInCall(username, inCall);
   }
 
+  /** Users with a session on this node (authenticated, bound or hibernating). */
+  localUsers(): string[] {
+    const users = new Set<string>();
+    for (const s of this.#all) if (s.username) users.add(s.username);
+    return [...users];
+  }
+
+  /**
+   * Ends this node's sessions of `username` whose credential `keep` refuses (an app password
+   * revoked, the account disabled), with a stream error that says why; returns how many.
+   */
+  endSessions(username: string, keep: (credential: string | undefined) => boolean, text: string): number {
+    let ended = 0;
+    for (const s of [...this.#all]) {
+      if (s.username !== username || keep(s.credential)) continue;
+      // RFC 6120 §4.9.3.14: a local policy ends the stream; the client's next login is refused.
+      s.close(new StreamError('policy-violation', text));
+      ended++;
+    }
+    if (ended) this.logger.info({ user: username, sessions: ended }, 'XMPP sessions ended: their credentials no longer count');
+    return ended;
+  }
+
   /** Ends every session and waits for the archive's queued rows (server shutdown; the storage closes it). */
   async shutdown(): Promise<void> {
     for (const s of [...this.#all]) s.close(new StreamError('system-shutdown', 'The server is restarting; reconnect in a moment'));

@@ -19,6 +19,8 @@ export interface AuthApiOptions {
   domain: string;
   secureCookies: boolean;
   sessionTtlSeconds: number;
+  /** Whether local passwords sign in on the web (PARLEY_LOCAL_LOGIN). */
+  localLogin: boolean;
   logger: Logger;
 }
 
@@ -55,6 +57,7 @@ export class AuthApi {
   }
 
   async #login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.o.localLogin) throw new HttpError(403, 'local_login_off', 'Sign in with your organisation’s account (the buttons on the sign-in page).');
     const body = await readJson(req, loginRequest);
     const username = normalizeUsername(body.username);
     const ip = clientIp(req);
@@ -98,6 +101,7 @@ export class AuthApi {
   async #profile({ session, token }: AuthenticatedRequest): Promise<Profile> {
     const account = await this.o.accounts.get(session.username);
     if (!account) throw new HttpError(401, 'not_signed_in', 'This account no longer exists');
+    if (account.disabledAt !== undefined) throw new HttpError(401, 'account_disabled', 'This account has been disabled. Ask your administrator.');
     // A credential derived from this session for SIP digest and XMPP SASL: it expires and is
     // revoked with the session, so the browser never keeps the account password.
     const credential = this.o.sessions.credentialFor(token);

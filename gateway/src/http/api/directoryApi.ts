@@ -14,7 +14,7 @@ export function registerDirectoryApi(router: Router, auth: AuthApi, accounts: Ac
     const q = (new URL(req.url ?? '/', 'http://x').searchParams.get('q') ?? '').trim().toLowerCase();
     const all = await accounts.list();
     const matches = all
-      .filter((a) => a.username !== me)
+      .filter((a) => a.username !== me && a.disabledAt === undefined)
       .filter((a) => !q || a.username.includes(q) || a.displayName.toLowerCase().includes(q))
       .slice(0, MAX_RESULTS);
     const users = await Promise.all(

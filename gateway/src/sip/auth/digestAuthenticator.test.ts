@@ -18,7 +18,7 @@ function setup(now = () => 1_000_000, algorithms: DigestAlgorithmName[] = ['MD5'
     nonces,
     credentials: {
       async ha1Candidates(user, hash) {
-        return user === 'alice' ? [computeHa1(hash, 'alice', REALM, PASSWORD)] : undefined;
+        return user === 'alice' ? [{ ha1: computeHa1(hash, 'alice', REALM, PASSWORD), credential: 'account' }] : undefined;
       },
     },
   });
@@ -83,7 +83,7 @@ describe('DigestAuthenticator', () => {
     const { auth, nonces } = setup();
     const nonce = nonces.issue();
     const req = request(answer(nonce, alg));
-    expect(await auth.authenticate(req, 'www')).toEqual({ ok: true, username: 'alice' });
+    expect(await auth.authenticate(req, 'www')).toEqual({ ok: true, username: 'alice', credential: 'account' });
     expect(await auth.authenticate(req, 'www')).toMatchObject({ ok: false, reason: 'replay' });
     // The same nonce with a higher nonce-count is fine (RFC 7616 §3.4.5).
     expect(await auth.authenticate(request(answer(nonce, alg, { nc: 2 })), 'www')).toMatchObject({ ok: true });

@@ -12,16 +12,22 @@ import type { LoginThrottle } from '../../session/loginThrottle.js';
 import type { TransportProtocol } from '../transport/flow.js';
 import type { NonceManager } from './nonceManager.js';
 
-/** Where HA1 values come from: the account, and every live web session's SIP credential. */
+/** One HA1 a response may be made with, and what credential it stands for ("account", "session", "app:<id>"). */
+export interface DigestCandidate {
+  ha1: string;
+  credential: string;
+}
+
+/** Where HA1 values come from: the account, every live web session's SIP credential, the user's SIP app passwords. */
 export interface DigestCredentialSource {
-  /** Candidate HA1 values for `username`, or undefined when the user does not exist. */
-  ha1Candidates(username: string, hash: DigestHash): Promise<string[] | undefined>;
+  /** Candidate HA1 values for `username`, or undefined when the user does not exist (or is disabled). */
+  ha1Candidates(username: string, hash: DigestHash): Promise<DigestCandidate[] | undefined>;
 }
 
 export type AuthKind = 'www' | 'proxy';
 
 export type AuthResult =
-  | { ok: true; username: string }
+  | { ok: true; username: string; credential: string }
   | {
       ok: false;
       stale: boolean;
@@ -94,19 +100,19 @@ export class DigestAuthenticator {
     }
     const ha2 = digestHash(hash, `${req.method}:${uri}`);
     const given = Buffer.from(response.toLowerCase());
-    let matched = false;
-    for (const ha1 of candidates) {
+    let matched: string | undefined;
+    for (const { ha1, credential } of candidates) {
       const expected = Buffer.from(digestHash(hash, `${ha1}:${nonce}:${ncHex}:${cnonce}:auth:${ha2}`));
-      if (expected.length === given.length && crypto.timingSafeEqual(expected, given)) matched = true;
+      if (expected.length === given.length && crypto.timingSafeEqual(expected, given)) matched ??= credential;
     }
-    if (!matched) {
+    if (matched === undefined) {
       throttle?.fail(user, sourceIp);
       return { ok: false, stale: false, reason: 'bad-credentials' };
     }
     // Correct password on an expired nonce: ask again with stale=true (RFC 7616 §3.3).
     if (checked.result === 'stale') return { ok: false, stale: true, reason: 'stale' };
     this.#opts.nonces.use(checked, nc);
-    return { ok: true, username };
+    return { ok: true, username, credential: matched };
   }
 
   /**

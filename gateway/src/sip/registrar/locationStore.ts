@@ -29,6 +29,8 @@ export interface Binding {
   registeredAt: number;
   /** The gateway node holding `flowId` (several nodes, REDIS_URL); other nodes reach the contact through it. */
   node?: string;
+  /** What the REGISTER authenticated with ("account", "session", "app:<id>"): revoking it removes the binding. */
+  credential?: string;
 }
 
 export interface LocationStore {
@@ -43,6 +45,8 @@ export interface LocationStore {
   removeAll(aor: string): Promise<void>;
   /** Removes bindings that rely on a connection that has closed; returns the AORs touched. */
   removeFlow(flowId: string): Promise<string[]>;
+  /** AORs with bindings held by this node (on its flows), to re-check after credentials changed. */
+  heldAors(): Promise<string[]>;
   /** Number of live bindings (held by this node, when several share the store). */
   size(): Promise<number>;
   close(): Promise<void>;

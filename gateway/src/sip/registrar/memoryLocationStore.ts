@@ -32,6 +32,10 @@ export class MemoryLocationStore implements LocationStore {
     this.#set(aor, []);
   }
 
+  async heldAors(): Promise<string[]> {
+    return [...this.#byAor.keys()];
+  }
+
   async removeFlow(flowId: string): Promise<string[]> {
     const aors = this.#byFlow.get(flowId);
     if (!aors) return [];

@@ -113,6 +113,12 @@ export class RedisLocationStore implements LocationStore {
     for (const field of fields) this.#forget(aor, field);
   }
 
+  async heldAors(): Promise<string[]> {
+    const aors = new Set<string>();
+    for (const byAor of this.#byFlow.values()) for (const aor of byAor.keys()) aors.add(aor);
+    return [...aors];
+  }
+
   async removeFlow(flowId: string): Promise<string[]> {
     const aors = this.#byFlow.get(flowId);
     if (!aors) return [];

@@ -28,6 +28,8 @@ export interface RegistrarOptions {
   maxBindingsPerUser: number;
   /** This gateway node's id when several share the location store (bindings name the node holding their flow). */
   nodeId?: string;
+  /** Told which credential a REGISTER used, and from where (app passwords show their last use). */
+  credentialUsed?: (credential: string, by: string) => void;
   logger: Logger;
 }
 
@@ -139,6 +141,7 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
         userAgent: req.get('user-agent')?.slice(0, 200),
         registeredAt: now,
         node: this.#o.nodeId,
+        credential: auth.credential,
       };
       const key = bindingKey(candidate);
       const existing = byKey.get(key);
@@ -170,6 +173,22 @@ export class Registrar extends TypedEmitter<RegistrarEvents> {
     if (usedOutbound) headers.push(['Require', 'outbound']);
     if (path.length) headers.push(['Supported', 'path']);
     tx.respond(createResponse(req, 200, { headers }));
+    this.#o.credentialUsed?.(auth.credential, `SIP from ${tx.flow.remoteAddress}`);
+  }
+
+  /**
+   * Removes the user's bindings that `keep` refuses (their credential was revoked, the account
+   * disabled); resolves to how many went.
+   */
+  async endBindings(username: string, keep: (binding: Binding) => boolean): Promise<number> {
+    const aor = `${username}@${this.#o.domain.name}`;
+    const bindings = await this.#o.locations.list(aor);
+    const gone = bindings.filter((b) => !keep(b));
+    if (!gone.length) return 0;
+    await this.#o.locations.update(aor, [], gone.map(bindingKey));
+    this.emit('bindingsChanged', username, bindings.length - gone.length);
+    this.#o.logger.info({ user: username, bindings: gone.length }, 'SIP registrations ended: their credentials no longer count');
+    return gone.length;
   }
 
   /** A connection closed: its bindings cannot be reached any more (RFC 5626 §4.4.1). */

@@ -30,6 +30,8 @@ const TABLES: ReadonlyArray<{ name: string; key: readonly string[]; identity?: s
   { name: 'conferences', key: ['name'] },
   { name: 'secrets', key: ['name'] },
   { name: 'embed_keys', key: ['id'] },
+  { name: 'external_identities', key: ['provider', 'subject'] },
+  { name: 'app_passwords', key: ['id'] },
 ];
 
 const BATCH = 500;

@@ -222,6 +222,66 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
      revoked_at BIGINT
    );`,
     },
+    {
+      version: 5,
+      name: 'sign-in through identity providers, disabled accounts, app passwords',
+      // external_identities: who an identity provider says a user is (issuer or IdP entity id +
+      // subject / NameID) → the Parley account made for them at their first sign-in.
+      // app_passwords: one per device, with what SIP digest and XMPP SCRAM check (never the
+      // password); the SCRAM keys use the account's salt, so one challenge fits every candidate.
+      sqlite: `ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;
+   ALTER TABLE accounts ADD COLUMN provider TEXT;
+   CREATE TABLE external_identities (
+     provider    TEXT NOT NULL,
+     subject     TEXT NOT NULL,
+     username    TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+     created_at  INTEGER NOT NULL,
+     last_login_at INTEGER NOT NULL,
+     PRIMARY KEY (provider, subject)
+   ) WITHOUT ROWID;
+   CREATE INDEX external_identities_by_user ON external_identities(username);
+   CREATE TABLE app_passwords (
+     id           TEXT PRIMARY KEY,
+     username     TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+     label        TEXT NOT NULL,
+     scopes       TEXT NOT NULL,
+     realm        TEXT NOT NULL,
+     ha1_md5      TEXT NOT NULL,
+     ha1_sha256   TEXT NOT NULL,
+     scram_sha1   TEXT NOT NULL,
+     scram_sha256 TEXT NOT NULL,
+     created_at   INTEGER NOT NULL,
+     last_used_at INTEGER,
+     last_used_by TEXT
+   ) WITHOUT ROWID;
+   CREATE INDEX app_passwords_by_user ON app_passwords(username);`,
+      postgres: `ALTER TABLE accounts ADD COLUMN disabled_at BIGINT;
+   ALTER TABLE accounts ADD COLUMN provider TEXT;
+   CREATE TABLE external_identities (
+     provider    TEXT NOT NULL,
+     subject     TEXT NOT NULL,
+     username    TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+     created_at  BIGINT NOT NULL,
+     last_login_at BIGINT NOT NULL,
+     PRIMARY KEY (provider, subject)
+   );
+   CREATE INDEX external_identities_by_user ON external_identities(username);
+   CREATE TABLE app_passwords (
+     id           TEXT PRIMARY KEY,
+     username     TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+     label        TEXT NOT NULL,
+     scopes       TEXT NOT NULL,
+     realm        TEXT NOT NULL,
+     ha1_md5      TEXT NOT NULL,
+     ha1_sha256   TEXT NOT NULL,
+     scram_sha1   TEXT NOT NULL,
+     scram_sha256 TEXT NOT NULL,
+     created_at   BIGINT NOT NULL,
+     last_used_at BIGINT,
+     last_used_by TEXT
+   );
+   CREATE INDEX app_passwords_by_user ON app_passwords(username);`,
+    },
   ],
   archive: [
     {

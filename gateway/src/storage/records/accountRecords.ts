@@ -16,11 +16,23 @@ export interface AccountRow extends AccountSecrets {
   username: string;
   displayName: string;
   createdAt: number;
+  /** The identity provider the account was made for at its first sign-in (undefined: local). */
+  provider?: string;
+}
+
+/** An account as listed and shown (no secrets). */
+export interface AccountSummary {
+  username: string;
+  displayName: string;
+  createdAt: number;
+  provider?: string;
+  /** Set while an operator has disabled the account: no sign-in of any kind. */
+  disabledAt?: number;
 }
 
 /** An account and the secrets the SIP and XMPP hot paths check. */
 export interface SignInRecord {
-  account: { username: string; displayName: string; createdAt: number };
+  account: AccountSummary;
   ha1Md5?: string;
   ha1Sha256?: string;
   /** JSON of the SCRAM credentials. */
@@ -33,11 +45,13 @@ export type AccountSecretField = 'passwordHash' | 'ha1Md5' | 'ha1Sha256' | 'scra
 export interface AccountRecords {
   /** Throws UniqueViolation when the name is taken (the database decides, not a lookup first). */
   insert(row: AccountRow): Promise<void>;
-  get(username: string): Promise<Pick<AccountRow, 'username' | 'displayName' | 'createdAt'> | undefined>;
-  list(): Promise<Array<Pick<AccountRow, 'username' | 'displayName' | 'createdAt'>>>;
+  get(username: string): Promise<AccountSummary | undefined>;
+  list(): Promise<AccountSummary[]>;
   delete(username: string): Promise<boolean>;
   setSecrets(username: string, secrets: AccountSecrets): Promise<boolean>;
   setDisplayName(username: string, displayName: string): Promise<boolean>;
+  /** Disables (a time) or enables (undefined) the account; false when there is none. */
+  setDisabled(username: string, at: number | undefined): Promise<boolean>;
   /**
    * The account with what SIP digest and XMPP SCRAM check (the HA1s only when made for
    * `realm`), in one read: a REGISTER, an INVITE or an XMPP login on a cold cache costs one
@@ -61,29 +75,39 @@ interface Row {
   username: string;
   display_name: string;
   created_at: number;
+  provider: string | null;
+  disabled_at: number | null;
 }
 
-const toAccount = (r: Row) => ({ username: r.username, displayName: r.display_name, createdAt: Number(r.created_at) });
+const SUMMARY = 'username, display_name, created_at, provider, disabled_at';
+
+const toAccount = (r: Row): AccountSummary => ({
+  username: r.username,
+  displayName: r.display_name,
+  createdAt: Number(r.created_at),
+  ...(r.provider && { provider: r.provider }),
+  ...(r.disabled_at !== null && r.disabled_at !== undefined && { disabledAt: Number(r.disabled_at) }),
+});
 
 export class SqlAccountRecords implements AccountRecords {
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(row: AccountRow): Promise<void> {
     await this.db.run(
-      `INSERT INTO accounts (username, display_name, realm, password_hash, ha1_md5, ha1_sha256, scram_sha1, scram_sha256, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [row.username, row.displayName, row.realm, row.passwordHash, row.ha1Md5, row.ha1Sha256, row.scramSha1, row.scramSha256, row.createdAt],
+      `INSERT INTO accounts (username, display_name, realm, password_hash, ha1_md5, ha1_sha256, scram_sha1, scram_sha256, created_at, provider)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [row.username, row.displayName, row.realm, row.passwordHash, row.ha1Md5, row.ha1Sha256, row.scramSha1, row.scramSha256, row.createdAt, row.provider ?? null],
     );
     await this.db.notify(`accounts:${row.username}`);
   }
 
   async get(username: string) {
-    const row = await this.db.get<Row & Record<string, unknown>>('SELECT username, display_name, created_at FROM accounts WHERE username = ?', [username]);
+    const row = await this.db.get<Row & Record<string, unknown>>(`SELECT ${SUMMARY} FROM accounts WHERE username = ?`, [username]);
     return row && toAccount(row);
   }
 
   async list() {
-    return (await this.db.all<Row & Record<string, unknown>>('SELECT username, display_name, created_at FROM accounts ORDER BY username')).map(toAccount);
+    return (await this.db.all<Row & Record<string, unknown>>(`SELECT ${SUMMARY} FROM accounts ORDER BY username`)).map(toAccount);
   }
 
   async delete(username: string): Promise<boolean> {
@@ -107,6 +131,12 @@ export class SqlAccountRecords implements AccountRecords {
     return n > 0;
   }
 
+  async setDisabled(username: string, at: number | undefined): Promise<boolean> {
+    const n = await this.db.run('UPDATE accounts SET disabled_at = ? WHERE username = ?', [at ?? null, username]);
+    await this.db.notify(`accounts:${username}`);
+    return n > 0;
+  }
+
   getForSignIn(username: string, realm: string): Promise<SignInRecord | undefined> {
     return this.#signIn.get(username, realm);
   }
@@ -116,7 +146,7 @@ export class SqlAccountRecords implements AccountRecords {
     load: async (usernames, realms) => {
       type SignInRow = Row & { realm: string; ha1_md5: string; ha1_sha256: string; scram_sha1: string; scram_sha256: string } & Record<string, unknown>;
       const user = this.db.keyIn('username', usernames);
-      const rows = await this.db.all<SignInRow>(`SELECT username, display_name, created_at, realm, ha1_md5, ha1_sha256, scram_sha1, scram_sha256 FROM accounts WHERE ${user.sql}`, user.params);
+      const rows = await this.db.all<SignInRow>(`SELECT ${SUMMARY}, realm, ha1_md5, ha1_sha256, scram_sha1, scram_sha256 FROM accounts WHERE ${user.sql}`, user.params);
       const wanted = new Map(usernames.map((u, i) => [u, realms[i]]));
       const out = new Map<string, SignInRecord>();
       for (const row of rows) {

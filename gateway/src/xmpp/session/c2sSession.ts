@@ -50,6 +50,8 @@ export class C2SSession implements StreamReceiver {
   transport: StreamTransport;
   state: State = 'connected';
   username: string | undefined;
+  /** What the client authenticated with: "account", "session" or "app:<id>" (ended when that is revoked). */
+  credential: string | undefined;
   jid: Jid | undefined;
   // What services know about the session (its presence, carbons …) they keep themselves.
 
@@ -321,6 +323,7 @@ export class C2SSession implements StreamReceiver {
     if (step.kind === 'failure') return this.#saslFailure(step);
     this.#sasl = undefined;
     this.username = step.username;
+    this.credential = step.credential;
     this.state = 'authenticated';
     this.transport.send(el('success', { xmlns: NS.sasl }, step.data?.toString('base64')));
     this.transport.restartStream();

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 import type { AccountStore } from '../../directory/accountStore.js';
 import { normalizeUsername } from '../../directory/accountStore.js';
+import type { AppPasswords } from '../../directory/appPasswords.js';
 import type { ScramHash } from '../../directory/passwords.js';
 import type { LoginThrottle } from '../../session/loginThrottle.js';
 import type { SessionStore } from '../../session/sessionStore.js';
@@ -18,7 +19,7 @@ export type SaslFailure = 'not-authorized' | 'malformed-request' | 'invalid-mech
 
 export type SaslStep =
   | { kind: 'challenge'; data: Buffer }
-  | { kind: 'success'; data?: Buffer; username: string }
+  | { kind: 'success'; data?: Buffer; username: string; /** "account", "session" or "app:<id>" (appPasswords.ts). */ credential: string }
   | { kind: 'failure'; condition: SaslFailure; text?: string };
 
 export interface SaslMechanism {
@@ -33,6 +34,10 @@ interface ScramKeys {
   serverKey: Buffer;
 }
 
+interface ScramCandidate extends ScramKeys {
+  credential: string;
+}
+
 /** Looks up what SCRAM and PLAIN need to check a user's credentials. */
 export class XmppAuthenticator {
   /** (session credential + salt + iterations) → derived keys; PBKDF2 runs once per session. */
@@ -41,15 +46,27 @@ export class XmppAuthenticator {
   constructor(
     private readonly accounts: AccountStore,
     private readonly sessions: SessionStore,
+    private readonly appPasswords: AppPasswords,
     readonly throttle: LoginThrottle,
   ) {}
 
-  async scram(username: string, hash: ScramHash): Promise<{ salt: Buffer; iterations: number; candidates: ScramKeys[] } | undefined> {
-    // Both reads at once: on a cold cache each is a database round trip.
-    const [creds, sessionPasswords] = await Promise.all([this.accounts.getScramCredentials(username, hash), this.sessions.credentials(username)]);
+  async scram(username: string, hash: ScramHash): Promise<{ salt: Buffer; iterations: number; candidates: ScramCandidate[] } | undefined> {
+    // All reads at once: on a cold cache each is a database round trip.
+    const [creds, sessionPasswords, devices] = await Promise.all([
+      this.accounts.getScramCredentials(username, hash),
+      this.sessions.credentials(username),
+      this.appPasswords.scramCandidates(username, hash),
+    ]);
     if (!creds) return undefined;
     const salt = Buffer.from(creds.salt, 'base64');
-    const candidates: ScramKeys[] = [{ storedKey: Buffer.from(creds.storedKey, 'base64'), serverKey: Buffer.from(creds.serverKey, 'base64') }];
+    const candidates: ScramCandidate[] = [
+      { storedKey: Buffer.from(creds.storedKey, 'base64'), serverKey: Buffer.from(creds.serverKey, 'base64'), credential: 'account' },
+    ];
+    // App passwords made with the account's salt (all of them, unless an old one predates a reset).
+    for (const { scram, credential } of devices) {
+      if (scram.salt !== creds.salt || scram.iterations !== creds.iterations) continue;
+      candidates.push({ storedKey: Buffer.from(scram.storedKey, 'base64'), serverKey: Buffer.from(scram.serverKey, 'base64'), credential });
+    }
     for (const password of sessionPasswords) {
       const cacheKey = `${hash}:${creds.salt}:${creds.iterations}:${password}`;
       let keys = this.#derived.get(cacheKey);
@@ -58,18 +75,30 @@ export class XmppAuthenticator {
         if (this.#derived.size > 10_000) this.#derived.clear();
         this.#derived.set(cacheKey, keys);
       }
-      candidates.push(keys);
+      candidates.push({ ...keys, credential: 'session' });
     }
     return { salt, iterations: creds.iterations, candidates };
   }
 
-  async plain(username: string, password: string): Promise<boolean> {
+  /** The credential a PLAIN password is, or undefined when it is none of the user's. */
+  async plain(username: string, password: string): Promise<string | undefined> {
+    if (!(await this.accounts.getScramCredentials(username, 'sha256'))) {
+      await this.accounts.verifyPassword(username, password); // the same time as for a real user
+      return undefined;
+    }
     const given = Buffer.from(password);
     for (const c of await this.sessions.credentials(username)) {
       const b = Buffer.from(c);
-      if (b.length === given.length && crypto.timingSafeEqual(b, given)) return true;
+      if (b.length === given.length && crypto.timingSafeEqual(b, given)) return 'session';
     }
-    return this.accounts.verifyPassword(username, password);
+    const device = await this.appPasswords.verifyPlain(username, password);
+    if (device) return device;
+    return (await this.accounts.verifyPassword(username, password)) ? 'account' : undefined;
+  }
+
+  /** Notes the use of an app password (shown in its list as "last used"). */
+  used(credential: string, remoteAddress: string): void {
+    this.appPasswords.used(credential, `XMPP from ${remoteAddress}`);
   }
 }
 
@@ -102,7 +131,7 @@ export class ScramServer implements SaslMechanism {
   #serverFirst = '';
   #gs2Header = '';
   #nonce = '';
-  #keys: { candidates: ScramKeys[] } | undefined;
+  #keys: { candidates: ScramCandidate[] } | undefined;
   #done = false;
 
   constructor(
@@ -159,7 +188,8 @@ export class ScramServer implements SaslMechanism {
       if (crypto.timingSafeEqual(computed, keys.storedKey)) {
         const serverSignature = crypto.createHmac(this.hash, keys.serverKey).update(authMessage).digest('base64');
         this.auth.throttle.succeed(this.#username, this.remoteAddress);
-        return { kind: 'success', data: Buffer.from(`v=${serverSignature}`), username: this.#username };
+        this.auth.used(keys.credential, this.remoteAddress);
+        return { kind: 'success', data: Buffer.from(`v=${serverSignature}`), username: this.#username, credential: keys.credential };
       }
     }
     this.auth.throttle.fail(this.#username, this.remoteAddress);
@@ -187,9 +217,11 @@ export class PlainServer implements SaslMechanism {
     if (this.auth.throttle.retryAfter(username, this.remoteAddress) > 0) {
       return { kind: 'failure', condition: 'temporary-auth-failure', text: 'Too many failed attempts; try again later' };
     }
-    if (await this.auth.plain(username, password)) {
+    const credential = await this.auth.plain(username, password);
+    if (credential) {
       this.auth.throttle.succeed(username, this.remoteAddress);
-      return { kind: 'success', username };
+      this.auth.used(credential, this.remoteAddress);
+      return { kind: 'success', username, credential };
     }
     this.auth.throttle.fail(username, this.remoteAddress);
     return { kind: 'failure', condition: 'not-authorized' };
