@@ -33,4 +33,25 @@ export const profile = z.object({
 });
 export type Profile = z.infer<typeof profile>;
 
-export const logoutResponse = z.object({ ok: z.literal(true) });
+export const logoutResponse = z.object({
+  ok: z.literal(true),
+  /** Signed in through an identity provider that offers logout: the page goes there next. */
+  idpLogoutUrl: z.string().optional(),
+});
+
+/** GET /api/sign-in-options: how people can sign in here (shown before anyone is signed in). */
+export const signInOptions = z.object({
+  /** Whether the user name + password form is offered (PARLEY_LOCAL_LOGIN). */
+  localLogin: z.boolean(),
+  providers: z.array(
+    z.object({
+      id: z.string(),
+      /** "University A" — the button says "Sign in with University A". */
+      name: z.string(),
+      type: z.enum(['oidc', 'saml', 'saml-federation']),
+      /** Where the button goes (a federation: its "where are you from" chooser). */
+      startUrl: z.string(),
+    }),
+  ),
+});
+export type SignInOptions = z.infer<typeof signInOptions>;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { iceServer, type IceServer } from '../../contracts/rest/ice.js';
 import { loadSfuConfig, type SfuConfig } from '../../sfu/src/index.js';
+import { IdentityConfigError, loadIdentityProviders, type IdentityProvidersConfig } from './identity/identityConfig.js';
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -46,6 +47,8 @@ const envSchema = z.object({
   PARLEY_APP_PASSWORDS_MAX: int(20, 1, 1000),
   /** How long a provisioning link (a softphone imports its account from it, e.g. by QR code) works. */
   PARLEY_PROVISIONING_LINK_MINUTES: int(15, 1, 24 * 60),
+  /** A JSON file naming the organisation's OpenID Connect providers, SAML IdPs and federations (README). */
+  PARLEY_IDENTITY_PROVIDERS: z.string().optional(),
   /** false: no sign-in with local passwords on the web page (identity providers only). */
   PARLEY_LOCAL_LOGIN: z.enum(['true', 'false']).default('true'),
 
@@ -179,6 +182,8 @@ export interface GatewayConfig {
     /** Whether the sign-in page takes local passwords. */
     localLogin: boolean;
   };
+  /** The identity providers people sign in through (none: local passwords only). */
+  identity: IdentityProvidersConfig;
   sip: {
     port: number;
     /** undefined: no SIP over TLS. */
@@ -270,6 +275,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     throw new ConfigError(`Invalid settings:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  let identity: IdentityProvidersConfig = { providers: [], saml: {} };
+  try {
+    if (e.PARLEY_IDENTITY_PROVIDERS) identity = loadIdentityProviders(e.PARLEY_IDENTITY_PROVIDERS, env);
+  } catch (err) {
+    if (err instanceof IdentityConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (e.PARLEY_LOCAL_LOGIN === 'false' && !identity.providers.length) {
+    throw new ConfigError('PARLEY_LOCAL_LOGIN=false leaves no way to sign in: configure an identity provider (PARLEY_IDENTITY_PROVIDERS) first');
+  }
   const algorithms = e.PARLEY_SIP_DIGEST_ALGORITHMS.split(',').map((a) => a.trim().toUpperCase());
   for (const a of algorithms) {
     if (a !== 'MD5' && a !== 'SHA-256') {
@@ -324,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       provisioningLinkSeconds: e.PARLEY_PROVISIONING_LINK_MINUTES * 60,
       localLogin: e.PARLEY_LOCAL_LOGIN === 'true',
     },
+    identity,
     sip: {
       port: e.SIP_PORT,
       tls:

@@ -33,6 +33,8 @@ import { AuthApi } from './http/api/authApi.js';
 import { registerCallsApi } from './http/api/callsApi.js';
 import { registerConferencesApi } from './http/api/conferencesApi.js';
 import { registerDevicesApi } from './http/api/devicesApi.js';
+import { IdentityApi } from './http/api/identityApi.js';
+import { ExternalAccounts } from './identity/externalAccounts.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
@@ -237,6 +239,7 @@ export class Gateway {
       const bus = new NodeBus<ThrottleEnvelope>({ ...this.#busOptions(this.#redis, this.nodes), channel: 'auth' });
       this.#throttles = new SharedThrottles(bus, this.nodes, { sip: this.sip.loginThrottle, xmpp: xmppThrottle, web: webThrottle });
     }
+    let identityApi: IdentityApi | undefined;
     const auth = new AuthApi({
       accounts: this.accounts,
       sessions: this.sessions,
@@ -245,9 +248,21 @@ export class Gateway {
       secureCookies: config.http.publicUrl.startsWith('https:'),
       sessionTtlSeconds: config.auth.sessionTtlSeconds,
       localLogin: config.auth.localLogin,
+      idpLogoutUrl: (session) => identityApi!.logoutUrl(session.provider!, session.idpLogout),
       logger,
     });
     auth.register(this.http.router);
+    identityApi = new IdentityApi({
+      auth,
+      externalAccounts: new ExternalAccounts(this.accounts, storage.identities),
+      providers: config.identity.providers,
+      localLogin: config.auth.localLogin,
+      publicUrl: () => this.http.publicUrl,
+      transactionKey: new Uint8Array(deriveKey(secret, 'sign-in-transaction')),
+      secureCookies: config.http.publicUrl.startsWith('https:'),
+      logger,
+    });
+    identityApi.register(this.http.router);
     registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
     registerCallsApi(this.http.router, auth, this.callLog, this.accounts);
     registerIceApi(this.http.router, auth, config.media);

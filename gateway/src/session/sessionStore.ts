@@ -14,6 +14,10 @@ export interface Session {
   username: string;
   createdAt: number;
   expiresAt: number;
+  /** The identity provider it signed in through (undefined: a local password). */
+  provider?: string;
+  /** What that provider's logout needs (JSON, the provider's own). */
+  idpLogout?: string;
 }
 
 export interface SessionStoreOptions {
@@ -52,10 +56,10 @@ export class SessionStore {
     this.#ttlMs = options.ttlSeconds * 1000;
   }
 
-  async create(username: string, userAgent?: string): Promise<{ token: string; session: Session }> {
+  async create(username: string, userAgent?: string, idp?: { provider: string; logout?: string }): Promise<{ token: string; session: Session }> {
     const token = crypto.randomBytes(32).toString('base64url');
     const now = Date.now();
-    const session = { username, createdAt: now, expiresAt: now + this.#ttlMs };
+    const session: Session = { username, createdAt: now, expiresAt: now + this.#ttlMs, ...(idp && { provider: idp.provider, idpLogout: idp.logout }) };
     await this.#records.insert({ idHash: hashToken(token), ...session, userAgent: userAgent?.slice(0, 200) });
     this.#credCache.delete(username);
     return { token, session };
@@ -63,7 +67,7 @@ export class SessionStore {
 
   async get(token: string): Promise<Session | undefined> {
     const row = await this.#records.get(hashToken(token), Date.now());
-    return row && { username: row.username, createdAt: row.createdAt, expiresAt: row.expiresAt };
+    return row && { username: row.username, createdAt: row.createdAt, expiresAt: row.expiresAt, provider: row.provider, idpLogout: row.idpLogout };
   }
 
   async delete(token: string): Promise<void> {

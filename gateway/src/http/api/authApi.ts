@@ -21,12 +21,21 @@ export interface AuthApiOptions {
   sessionTtlSeconds: number;
   /** Whether local passwords sign in on the web (PARLEY_LOCAL_LOGIN). */
   localLogin: boolean;
+  /** Where the browser goes to sign out at the identity provider a session came from, if it offers that. */
+  idpLogoutUrl?: (session: Session) => Promise<string | undefined>;
   logger: Logger;
 }
 
 export interface AuthenticatedRequest {
   session: Session;
   token: string;
+}
+
+/** Adds a Set-Cookie header (a response may set the session cookie and clear another). */
+export function appendCookie(res: ServerResponse, cookie: string): void {
+  const existing = res.getHeader('Set-Cookie');
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  res.setHeader('Set-Cookie', [...list, cookie]);
 }
 
 export class AuthApi {
@@ -76,10 +85,16 @@ export class AuthApi {
       throw new HttpError(401, 'invalid_credentials', 'Wrong username or password');
     }
     this.o.throttle.succeed(username, ip);
-    const { token, session } = await this.o.sessions.create(username, req.headers['user-agent']);
+    const auth = await this.startSession(req, res, username);
     this.o.logger.info({ username, ip }, 'signed in');
-    res.setHeader(
-      'Set-Cookie',
+    sendJson(res, 200, await this.#profile(auth));
+  }
+
+  /** Opens a web session for `username` and sets its cookie on `res` (local password or an identity provider). */
+  async startSession(req: IncomingMessage, res: ServerResponse, username: string, idp?: { provider: string; logout?: string }): Promise<AuthenticatedRequest> {
+    const { token, session } = await this.o.sessions.create(username, req.headers['user-agent'], idp);
+    appendCookie(
+      res,
       serializeCookie(SESSION_COOKIE, token, {
         httpOnly: true,
         sameSite: 'lax',
@@ -88,14 +103,16 @@ export class AuthApi {
         maxAge: this.o.sessionTtlSeconds,
       }),
     );
-    sendJson(res, 200, await this.#profile({ session, token }));
+    return { session, token };
   }
 
   async #logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const auth = await this.sessionOf(req);
     if (auth) await this.o.sessions.delete(auth.token);
     res.setHeader('Set-Cookie', serializeCookie(SESSION_COOKIE, '', { httpOnly: true, sameSite: 'lax', path: '/', maxAge: 0 }));
-    sendJson(res, 200, { ok: true });
+    // Signed in through an identity provider: the browser goes on to its logout, where it has one.
+    const idpLogoutUrl = auth?.session.provider ? await this.o.idpLogoutUrl?.(auth.session).catch(() => undefined) : undefined;
+    sendJson(res, 200, { ok: true, ...(idpLogoutUrl && { idpLogoutUrl }) });
   }
 
   async #profile({ session, token }: AuthenticatedRequest): Promise<Profile> {

@@ -227,10 +227,14 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
       name: 'sign-in through identity providers, disabled accounts, app passwords',
       // external_identities: who an identity provider says a user is (issuer or IdP entity id +
       // subject / NameID) → the Parley account made for them at their first sign-in.
+      // sessions.provider / idp_logout: the identity provider a web session signed in through, and
+      // what its logout needs (an OpenID Connect id_token hint, a SAML NameID and session index).
       // app_passwords: one per device, with what SIP digest and XMPP SCRAM check (never the
       // password); the SCRAM keys use the account's salt, so one challenge fits every candidate.
       sqlite: `ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;
    ALTER TABLE accounts ADD COLUMN provider TEXT;
+   ALTER TABLE sessions ADD COLUMN provider TEXT;
+   ALTER TABLE sessions ADD COLUMN idp_logout TEXT;
    CREATE TABLE external_identities (
      provider    TEXT NOT NULL,
      subject     TEXT NOT NULL,
@@ -257,6 +261,8 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
    CREATE INDEX app_passwords_by_user ON app_passwords(username);`,
       postgres: `ALTER TABLE accounts ADD COLUMN disabled_at BIGINT;
    ALTER TABLE accounts ADD COLUMN provider TEXT;
+   ALTER TABLE sessions ADD COLUMN provider TEXT;
+   ALTER TABLE sessions ADD COLUMN idp_logout TEXT;
    CREATE TABLE external_identities (
      provider    TEXT NOT NULL,
      subject     TEXT NOT NULL,

@@ -8,6 +8,10 @@ export interface SessionRow {
   createdAt: number;
   expiresAt: number;
   userAgent?: string;
+  /** The identity provider this session signed in through, if any. */
+  provider?: string;
+  /** What that provider's logout needs (JSON: an id_token hint, a SAML NameID …). */
+  idpLogout?: string;
 }
 
 export interface SessionRecords {
@@ -25,22 +29,33 @@ export class SqlSessionRecords implements SessionRecords {
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(row: SessionRow): Promise<void> {
-    await this.db.run('INSERT INTO sessions (id_hash, username, created_at, expires_at, user_agent) VALUES (?, ?, ?, ?, ?)', [
+    await this.db.run('INSERT INTO sessions (id_hash, username, created_at, expires_at, user_agent, provider, idp_logout) VALUES (?, ?, ?, ?, ?, ?, ?)', [
       row.idHash,
       row.username,
       row.createdAt,
       row.expiresAt,
       row.userAgent ?? null,
+      row.provider ?? null,
+      row.idpLogout ?? null,
     ]);
     await this.db.notify(`sessions:${row.username}`);
   }
 
   async get(idHash: string, now: number): Promise<SessionRow | undefined> {
-    const row = await this.db.get<{ username: string; created_at: number; expires_at: number }>(
-      'SELECT username, created_at, expires_at FROM sessions WHERE id_hash = ? AND expires_at > ?',
+    const row = await this.db.get<{ username: string; created_at: number; expires_at: number; provider: string | null; idp_logout: string | null }>(
+      'SELECT username, created_at, expires_at, provider, idp_logout FROM sessions WHERE id_hash = ? AND expires_at > ?',
       [idHash, now],
     );
-    return row && { idHash, username: row.username, createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+    return (
+      row && {
+        idHash,
+        username: row.username,
+        createdAt: Number(row.created_at),
+        expiresAt: Number(row.expires_at),
+        ...(row.provider && { provider: row.provider }),
+        ...(row.idp_logout && { idpLogout: row.idp_logout }),
+      }
+    );
   }
 
   async delete(idHash: string): Promise<string | undefined> {

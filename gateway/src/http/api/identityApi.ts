@@ -1,0 +1,143 @@
+/**
+ * Sign-in through the organisation's identity providers (contracts/rest/auth.ts signInOptions):
+ *   GET /api/sign-in-options            the buttons the sign-in page shows
+ *   GET /auth/oidc/:id/start?next=/…    to the provider (PKCE, state, nonce in the transaction cookie)
+ *   GET /auth/oidc/:id/callback         back from it: account found or made, web session opened
+ * A failure ends on a page that says what happened and what to do (signInErrorPage.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import type { SignInOptions } from '../../../../contracts/rest/auth.js';
+import type { Logger } from '../../../../server-common/logger.js';
+import { ExternalAccounts, SignInRefused, type AccountMappingConfig, type VerifiedIdentity } from '../../identity/externalAccounts.js';
+import type { IdentityProviderConfig } from '../../identity/identityConfig.js';
+import { OidcSignIn, SignInFailed } from '../../identity/oidc/oidcSignIn.js';
+import { openTransaction, safeNext, sealTransaction, SIGN_IN_COOKIE, SIGN_IN_SECONDS } from '../../identity/signInTransaction.js';
+import { clientIp, sendJson } from '../httpUtil.js';
+import type { Router } from '../router.js';
+import { sendSignInError } from '../signInErrorPage.js';
+import { appendCookie, type AuthApi } from './authApi.js';
+
+export interface IdentityApiOptions {
+  auth: AuthApi;
+  externalAccounts: ExternalAccounts;
+  providers: IdentityProviderConfig[];
+  localLogin: boolean;
+  publicUrl: () => string;
+  transactionKey: Uint8Array;
+  secureCookies: boolean;
+  logger: Logger;
+}
+
+/** The mapping a provider's config gives, with the defaults for its kind. */
+export function mappingOf(p: IdentityProviderConfig): AccountMappingConfig {
+  const oidc = p.type === 'oidc';
+  return {
+    username: p.username ?? (oidc ? ['preferred_username', 'email:local'] : ['eduPersonPrincipalName', 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', 'uid', 'urn:oid:0.9.2342.19200300.100.1.1', 'mail:local']),
+    displayName: p.displayName ?? (oidc ? ['name', 'given_name'] : ['displayName', 'urn:oid:2.16.840.1.113730.3.1.241', 'cn', 'urn:oid:2.5.4.3']),
+    suffix: p.suffix ?? `.${p.id}`,
+  };
+}
+
+export class IdentityApi {
+  readonly #o: IdentityApiOptions;
+  readonly #oidc = new Map<string, OidcSignIn>();
+
+  constructor(options: IdentityApiOptions) {
+    this.#o = options;
+    for (const p of options.providers) if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, options.logger));
+  }
+
+  register(router: Router): void {
+    router.add('GET', '/api/sign-in-options', (_req, res) => {
+      sendJson(res, 200, {
+        localLogin: this.#o.localLogin,
+        providers: this.#o.providers
+          .filter((p) => p.type === 'oidc')
+          .map((p) => ({ id: p.id, name: p.name, type: p.type, startUrl: `/auth/${p.type}/${p.id}/start` })),
+      } satisfies SignInOptions);
+    });
+    router.add('GET', '/auth/oidc/:id/start', (req, res, params) => this.#oidcStart(req, res, params.id));
+    router.add('GET', '/auth/oidc/:id/callback', (req, res, params) => this.#oidcCallback(req, res, params.id));
+  }
+
+  /** Where a session that came from an identity provider signs out there too (RP-initiated logout). */
+  async logoutUrl(provider: string, idpLogout: string | undefined): Promise<string | undefined> {
+    const oidc = this.#oidc.get(provider);
+    if (!oidc) return undefined;
+    const hint = idpLogout ? (JSON.parse(idpLogout) as { idToken?: string }).idToken : undefined;
+    return oidc.logoutUrl(hint, `${this.#o.publicUrl()}/`);
+  }
+
+  #redirectUri(kind: string, id: string): string {
+    return `${this.#o.publicUrl()}/auth/${kind}/${id}/callback`;
+  }
+
+  async #oidcStart(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const provider = this.#oidc.get(id);
+    if (!provider) return sendSignInError(res, 404, 'unknown_provider', 'There is no such way to sign in here. Go back and choose one of the buttons.');
+    try {
+      const { url, transaction } = await provider.start(this.#redirectUri('oidc', id));
+      const next = safeNext(new URL(req.url ?? '/', 'http://x').searchParams.get('next'));
+      await this.#redirectWithTransaction(res, id, { ...transaction, next }, url);
+    } catch (err) {
+      this.#fail(res, err, id);
+    }
+  }
+
+  async #oidcCallback(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const provider = this.#oidc.get(id);
+    if (!provider) return sendSignInError(res, 404, 'unknown_provider', 'There is no such way to sign in here. Go back and choose one of the buttons.');
+    const transaction = await openTransaction(id, parseCookie(req.headers.cookie ?? '')[SIGN_IN_COOKIE], this.#o.transactionKey);
+    this.#clearTransaction(res);
+    try {
+      if (!transaction?.state || !transaction.verifier || !transaction.nonce) {
+        throw new SignInFailed('expired', 'This sign-in took too long or was started in another browser. Start again from the sign-in page.');
+      }
+      const callback = new URL(req.url ?? '/', 'http://x');
+      const { identity, idToken } = await provider.finish(callback, this.#redirectUri('oidc', id), {
+        verifier: transaction.verifier,
+        state: transaction.state,
+        nonce: transaction.nonce,
+      });
+      await this.#signedIn(req, res, identity, { provider: id, logout: idToken ? JSON.stringify({ idToken }) : undefined }, transaction.next);
+    } catch (err) {
+      this.#fail(res, err, id);
+    }
+  }
+
+  /** The identity is verified: its account (made now at a first sign-in), a web session, and on into the app. */
+  async #signedIn(req: IncomingMessage, res: ServerResponse, identity: VerifiedIdentity, idp: { provider: string; logout?: string }, next: string | undefined): Promise<void> {
+    const config = this.#o.providers.find((p) => p.id === identity.provider)!;
+    const { account, created } = await this.#o.externalAccounts.accountFor(identity, mappingOf(config));
+    await this.#o.auth.startSession(req, res, account.username, idp);
+    this.#o.logger.info({ username: account.username, provider: identity.provider, created, ip: clientIp(req) }, created ? 'account created at first sign-in' : 'signed in');
+    res.writeHead(303, { Location: safeNext(next), 'Cache-Control': 'no-store' });
+    res.end();
+  }
+
+  async #redirectWithTransaction(res: ServerResponse, provider: string, data: Record<string, string>, location: string): Promise<void> {
+    const sealed = await sealTransaction(provider, data, this.#o.transactionKey);
+    // Lax: the provider sends the browser back with a top-level GET, which carries it.
+    appendCookie(res, serializeCookie(SIGN_IN_COOKIE, sealed, { httpOnly: true, sameSite: 'lax', secure: this.#o.secureCookies, path: '/auth/', maxAge: SIGN_IN_SECONDS }));
+    res.writeHead(302, { Location: location, 'Cache-Control': 'no-store' });
+    res.end();
+  }
+
+  #clearTransaction(res: ServerResponse): void {
+    appendCookie(res, serializeCookie(SIGN_IN_COOKIE, '', { httpOnly: true, sameSite: 'lax', path: '/auth/', maxAge: 0 }));
+  }
+
+  #fail(res: ServerResponse, err: unknown, provider: string): void {
+    if (err instanceof SignInFailed) {
+      this.#o.logger.info({ provider, code: err.code }, 'sign-in at identity provider failed');
+      return sendSignInError(res, err.code === 'idp_unreachable' ? 502 : 400, err.code, err.message);
+    }
+    if (err instanceof SignInRefused) {
+      this.#o.logger.info({ provider, code: err.code }, 'sign-in refused');
+      return sendSignInError(res, 403, err.code, err.message);
+    }
+    this.#o.logger.error({ provider, err }, 'sign-in at identity provider failed');
+    sendSignInError(res, 500, 'internal_error', 'Something went wrong on the server during sign-in. Try again; if it keeps happening, tell your administrator.');
+  }
+}
