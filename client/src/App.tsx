@@ -65,7 +65,9 @@ function MainApp() {
   const signOut = useCallback(async () => {
     phone.stop();
     chat.stop();
-    await api.logout().catch(() => undefined);
+    const out = await api.logout().catch(() => undefined);
+    // Signed in at the organisation's identity provider: sign out there too (it comes back here).
+    if (out?.idpLogoutUrl) return location.assign(out.idpLogoutUrl);
     setAuth({ status: 'signed-out' });
   }, [phone, chat]);
 

@@ -141,6 +141,8 @@ export class Baresip extends PhoneProcess {
       g711Only?: boolean;
       /** SIP over TLS to this port of 127.0.0.1, trusting this CA file, with SDES-SRTP media. */
       tls?: { port: number; caFile: string };
+      /** Seconds between REGISTERs (baresip's regint; the gateway's minimum must allow it). */
+      registerSeconds?: number;
     },
   ) {
     super();
@@ -155,7 +157,7 @@ export class Baresip extends PhoneProcess {
     const media = this.o.stunServer ? `;medianat=ice;mediaenc=dtls_srtp;stunserver="${this.o.stunServer}"` : this.o.tls ? ';mediaenc=srtp-mand' : '';
     const aor = this.o.tls ? `<sip:${this.o.user}@${domain};transport=tls>` : `<sip:${this.o.user}@${domain}>`;
     const outbound = this.o.tls ? `sip:127.0.0.1:${this.o.tls.port};transport=tls` : `sip:127.0.0.1:${this.o.sipPort}`;
-    fs.writeFileSync(path.join(this.dir, 'accounts'), `${aor};auth_pass=${this.o.password};outbound="${outbound}"${media};answermode=auto\n`);
+    fs.writeFileSync(path.join(this.dir, 'accounts'), `${aor};auth_pass=${this.o.password};outbound="${outbound}"${media};answermode=auto${this.o.registerSeconds ? `;regint=${this.o.registerSeconds}` : ''}\n`);
     // Media modules before account.so: an account's medianat/mediaenc must already exist.
     fs.writeFileSync(
       path.join(this.dir, 'config'),

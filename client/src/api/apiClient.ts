@@ -3,7 +3,8 @@
  * request and response shapes are the contracts in contracts/rest/ (types only here: the
  * server validates).
  */
-import type { LoginRequest, Profile } from '../../../contracts/rest/auth';
+import type { LoginRequest, Profile, SignInOptions } from '../../../contracts/rest/auth';
+import type { AppPasswordList, AppPasswordScope, ClientSettings, NewAppPasswordResponse } from '../../../contracts/rest/devices';
 import type { CallHistoryResponse } from '../../../contracts/rest/calls';
 import type {
   ConferenceInfo,
@@ -22,7 +23,8 @@ import type { IceServersResponse } from '../../../contracts/rest/ice';
 export type { CallLogEntry } from '../../../contracts/rest/calls';
 export type { ConferenceInfo, ConferenceJoin, ConferenceSummary, GuestAccess } from '../../../contracts/rest/conferences';
 export type { DirectoryUser } from '../../../contracts/rest/directory';
-export type { Profile };
+export type { Profile, SignInOptions };
+export type { AppPasswordScope, AppPasswordSummary, ClientSettings, NewAppPasswordResponse } from '../../../contracts/rest/devices';
 
 export class ApiError extends Error {
   constructor(
@@ -56,7 +58,12 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 export const api = {
   login: (username: string, password: string) =>
     request<Profile>('POST', '/api/login', { username, password } satisfies LoginRequest),
-  logout: () => request<{ ok: true }>('POST', '/api/logout'),
+  logout: () => request<{ ok: true; idpLogoutUrl?: string }>('POST', '/api/logout'),
+  signInOptions: () => request<SignInOptions>('GET', '/api/sign-in-options'),
+  appPasswords: () => request<AppPasswordList>('GET', '/api/app-passwords'),
+  newAppPassword: (label: string, scopes: AppPasswordScope[]) => request<NewAppPasswordResponse>('POST', '/api/app-passwords', { label, scopes }),
+  revokeAppPassword: (id: string) => request<{ ok: true }>('DELETE', `/api/app-passwords/${encodeURIComponent(id)}`),
+  clientSettings: () => request<ClientSettings>('GET', '/api/client-settings'),
   me: () => request<Profile>('GET', '/api/me'),
   users: (q = '') => request<DirectoryResponse>('GET', `/api/users?q=${encodeURIComponent(q)}`),
   calls: () => request<CallHistoryResponse>('GET', '/api/calls'),

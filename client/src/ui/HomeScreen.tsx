@@ -15,6 +15,7 @@ import { Icon } from './Icon';
 import { IncomingCall } from './IncomingCall';
 import { MeetingsPanel } from './meeting/MeetingsPanel';
 import { RegistrationBadge } from './RegistrationBadge';
+import { DevicesDialog } from './DevicesDialog';
 import { SettingsDialog } from './SettingsDialog';
 
 interface Props {
@@ -47,6 +48,7 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
   const [selected, setSelected] = useState<string>();
   const [toast, setToast] = useState<string | undefined>();
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [devicesOpen, setDevicesOpen] = useState(false);
   const [dialError, setDialError] = useState<string | undefined>();
   const [callsVersion, setCallsVersion] = useState(0);
   const toastTimer = useRef<number | undefined>(undefined);
@@ -145,6 +147,10 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
           <span className="me" title={profile.xmpp.jid}>
             {profile.user.displayName}
           </span>
+          <button className="btn btn-ghost btn-small" onClick={() => setDevicesOpen(true)} aria-label="Use a phone or an XMPP client" title="Use a phone or an XMPP client" data-testid="open-devices">
+            <Icon name="phone" size={18} />
+            <span className="hide-narrow">Phones &amp; apps</span>
+          </button>
           <button className="btn btn-ghost btn-small" onClick={() => setSettingsOpen(true)} aria-label="Settings: microphone, camera, speaker, notifications">
             <Icon name="settings" size={18} />
           </button>
@@ -215,6 +221,7 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
         </div>
       )}
       {settingsOpen && <SettingsDialog onClose={() => setSettingsOpen(false)} />}
+      {devicesOpen && <DevicesDialog onClose={() => setDevicesOpen(false)} />}
     </div>
   );
 }
