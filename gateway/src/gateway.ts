@@ -35,6 +35,8 @@ import { registerConferencesApi } from './http/api/conferencesApi.js';
 import { registerDevicesApi } from './http/api/devicesApi.js';
 import { IdentityApi } from './http/api/identityApi.js';
 import { ExternalAccounts } from './identity/externalAccounts.js';
+import { samlCredentials } from './identity/saml/samlCredentials.js';
+import { SAML_REQUEST_MS } from './identity/saml/samlSignIn.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
@@ -254,6 +256,8 @@ export class Gateway {
     auth.register(this.http.router);
     identityApi = new IdentityApi({
       auth,
+      samlRequests: storage.samlRequests,
+      samlCredentials: () => samlCredentials(config.identity.saml, storage.secrets, config.domain),
       externalAccounts: new ExternalAccounts(this.accounts, storage.identities),
       providers: config.identity.providers,
       localLogin: config.auth.localLogin,
@@ -396,7 +400,10 @@ export class Gateway {
         this.#log.error({ err: err.message }, 'conference server (mediasoup) could not start; meetings are unavailable');
       });
     }
-    const purge = () => void this.sessions.purgeExpired().catch((err: unknown) => this.#log.warn({ err }, 'could not purge expired sessions'));
+    const purge = () => {
+      void this.sessions.purgeExpired().catch((err: unknown) => this.#log.warn({ err }, 'could not purge expired sessions'));
+      void this.storage.samlRequests.purge(Date.now() - SAML_REQUEST_MS).catch((err: unknown) => this.#log.warn({ err }, 'could not purge old SAML request ids'));
+    };
     purge();
     this.#purgeTimer = setInterval(purge, 3600_000);
     this.#purgeTimer.unref();

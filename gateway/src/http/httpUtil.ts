@@ -57,6 +57,20 @@ export async function readJson<T extends z.ZodType>(req: IncomingMessage, schema
   return parsed.data;
 }
 
+/** An application/x-www-form-urlencoded body (a SAML IdP's auto-submitted form), as name → value. */
+export async function readForm(req: IncomingMessage, limit = 256 * 1024): Promise<Record<string, string>> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (!type.startsWith('application/x-www-form-urlencoded')) throw new HttpError(415, 'unsupported_media_type', 'Send the form as application/x-www-form-urlencoded');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new HttpError(413, 'body_too_large', `The form must be at most ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+}
+
 export function clientIp(req: IncomingMessage): string {
   const ip = req.socket.remoteAddress ?? '';
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;

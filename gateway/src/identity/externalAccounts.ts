@@ -14,7 +14,7 @@ import { UniqueViolation } from '../storage/sql/sqlDatabase.js';
 import { AccountError, type Account, type AccountStore } from '../directory/accountStore.js';
 
 export interface AccountMappingConfig {
-  /** Claim or attribute names tried in order; `email:local` is the local part of `email`. */
+  /** Claim or attribute names tried in order; `email:local` is the part before @ of `email`. */
   username: string[];
   displayName: string[];
   suffix: string;
@@ -40,13 +40,13 @@ export class SignInRefused extends Error {
 
 const MAX_NUMBERED = 50;
 
+/** The first non-empty value of a claim or attribute; `<name>:local` is the part before @ of its value. */
 export function firstValue(attributes: Record<string, unknown>, name: string): string | undefined {
-  const [claim, part] = name.split(':');
-  let v = attributes[claim];
+  const local = name.endsWith(':local');
+  let v = attributes[local ? name.slice(0, -':local'.length) : name];
   if (Array.isArray(v)) v = v.find((x) => typeof x === 'string' && x.trim());
   if (typeof v !== 'string' || !v.trim()) return undefined;
-  if (part === 'local') return v.split('@')[0];
-  return v;
+  return local ? v.split('@')[0] : v;
 }
 
 /** The user name a mapped value gives (without the suffix), or undefined when nothing usable is left. */

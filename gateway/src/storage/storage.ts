@@ -23,6 +23,7 @@ import { SqlEmbedKeyRecords, type EmbedKeyRecords } from './records/embedKeyReco
 import { SqlIdentityRecords, type IdentityRecords } from './records/identityRecords.js';
 import { SqlMucRoomRecords, type MucRoomRecords } from './records/mucRoomRecords.js';
 import { SqlOfflineRecords, type OfflineRecords } from './records/offlineRecords.js';
+import { SqlSamlRequestRecords, type SamlRequestRecords } from './records/samlRequestRecords.js';
 import { SqlRosterRecords, type RosterRecords } from './records/rosterRecords.js';
 import { SqlSecretRecords, type SecretRecords } from './records/secretRecords.js';
 import { SqlSessionRecords, type SessionRecords } from './records/sessionRecords.js';
@@ -60,6 +61,7 @@ export class Storage {
   readonly secrets: SecretRecords;
   readonly appPasswords: AppPasswordRecords;
   readonly identities: IdentityRecords;
+  readonly samlRequests: SamlRequestRecords;
   /** What opening applied, for the start-up log. */
   readonly migrations: MigrationResult[];
 
@@ -80,6 +82,7 @@ export class Storage {
     this.secrets = new SqlSecretRecords(db);
     this.appPasswords = new SqlAppPasswordRecords(db);
     this.identities = new SqlIdentityRecords(db);
+    this.samlRequests = new SqlSamlRequestRecords(db);
   }
 
   get kind(): 'sqlite' | 'postgres' {

@@ -13,13 +13,20 @@ import { ExternalAccounts, SignInRefused, type AccountMappingConfig, type Verifi
 import type { IdentityProviderConfig } from '../../identity/identityConfig.js';
 import { OidcSignIn, SignInFailed } from '../../identity/oidc/oidcSignIn.js';
 import { openTransaction, safeNext, sealTransaction, SIGN_IN_COOKIE, SIGN_IN_SECONDS } from '../../identity/signInTransaction.js';
-import { clientIp, sendJson } from '../httpUtil.js';
+import { samlIdpOf } from '../../identity/saml/samlIdps.js';
+import { serviceProviderMetadata, SamlSignIn, type SamlLogoutInfo, type SamlServiceProvider } from '../../identity/saml/samlSignIn.js';
+import type { SamlRequestRecords } from '../../storage/records/samlRequestRecords.js';
+import { clientIp, readForm, sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
 import { sendSignInError } from '../signInErrorPage.js';
 import { appendCookie, type AuthApi } from './authApi.js';
 
 export interface IdentityApiOptions {
   auth: AuthApi;
+  /** AuthnRequest ids waiting for their response (SAML). */
+  samlRequests: SamlRequestRecords;
+  /** This service provider's SAML key and certificate (made once, shared by the nodes). */
+  samlCredentials: () => Promise<{ privateKey: string; certificate: string }>;
   externalAccounts: ExternalAccounts;
   providers: IdentityProviderConfig[];
   localLogin: boolean;
@@ -33,7 +40,12 @@ export interface IdentityApiOptions {
 export function mappingOf(p: IdentityProviderConfig): AccountMappingConfig {
   const oidc = p.type === 'oidc';
   return {
-    username: p.username ?? (oidc ? ['preferred_username', 'email:local'] : ['eduPersonPrincipalName', 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', 'uid', 'urn:oid:0.9.2342.19200300.100.1.1', 'mail:local']),
+    // SAML: the scoped eduPersonPrincipalName's user part (its scope is the provider's suffix), else uid or mail.
+    username:
+      p.username ??
+      (oidc
+        ? ['preferred_username', 'email:local']
+        : ['eduPersonPrincipalName:local', 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6:local', 'uid', 'urn:oid:0.9.2342.19200300.100.1.1', 'mail:local', 'urn:oid:0.9.2342.19200300.100.1.3:local']),
     displayName: p.displayName ?? (oidc ? ['name', 'given_name'] : ['displayName', 'urn:oid:2.16.840.1.113730.3.1.241', 'cn', 'urn:oid:2.5.4.3']),
     suffix: p.suffix ?? `.${p.id}`,
   };
@@ -42,10 +54,23 @@ export function mappingOf(p: IdentityProviderConfig): AccountMappingConfig {
 export class IdentityApi {
   readonly #o: IdentityApiOptions;
   readonly #oidc = new Map<string, OidcSignIn>();
+  readonly #saml = new Map<string, SamlSignIn>();
+  #spCredentials: Promise<{ privateKey: string; certificate: string }> | undefined;
+  #spMetadata: { for: string; xml: string } | undefined;
 
   constructor(options: IdentityApiOptions) {
     this.#o = options;
-    for (const p of options.providers) if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, options.logger));
+    const sp = () => this.#serviceProvider();
+    for (const p of options.providers) {
+      if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, options.logger));
+      if (p.type === 'saml') this.#saml.set(p.id, new SamlSignIn({ id: p.id, name: p.name, ...samlIdpOf(p) }, sp, options.samlRequests, options.logger));
+    }
+  }
+
+  async #serviceProvider(): Promise<SamlServiceProvider> {
+    this.#spCredentials ??= this.#o.samlCredentials();
+    const base = this.#o.publicUrl();
+    return { entityId: `${base}/auth/saml/metadata`, acsUrl: `${base}/auth/saml/acs`, ...(await this.#spCredentials) };
   }
 
   register(router: Router): void {
@@ -53,16 +78,67 @@ export class IdentityApi {
       sendJson(res, 200, {
         localLogin: this.#o.localLogin,
         providers: this.#o.providers
-          .filter((p) => p.type === 'oidc')
+          .filter((p) => p.type !== 'saml-federation')
           .map((p) => ({ id: p.id, name: p.name, type: p.type, startUrl: `/auth/${p.type}/${p.id}/start` })),
       } satisfies SignInOptions);
     });
     router.add('GET', '/auth/oidc/:id/start', (req, res, params) => this.#oidcStart(req, res, params.id));
     router.add('GET', '/auth/oidc/:id/callback', (req, res, params) => this.#oidcCallback(req, res, params.id));
+    router.add('GET', '/auth/saml/metadata', async (_req, res) => {
+      // The same document every time (IdPs and federations compare what they fetched).
+      const sp = await this.#serviceProvider();
+      if (this.#spMetadata?.for !== sp.entityId) this.#spMetadata = { for: sp.entityId, xml: serviceProviderMetadata(sp) };
+      res.writeHead(200, { 'Content-Type': 'application/samlmetadata+xml; charset=utf-8' });
+      res.end(this.#spMetadata.xml);
+    });
+    router.add('GET', '/auth/saml/:id/start', (req, res, params) => this.#samlStart(req, res, params.id));
+    // The IdP's page posts the response here from its own origin: the SAML checks are the proof.
+    router.add('POST', '/auth/saml/acs', (req, res) => this.#samlAcs(req, res), { crossSite: true });
+  }
+
+  async #samlStart(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const provider = this.#saml.get(id);
+    if (!provider) return sendSignInError(res, 404, 'unknown_provider', 'There is no such way to sign in here. Go back and choose one of the buttons.');
+    try {
+      const next = safeNext(new URL(req.url ?? '/', 'http://x').searchParams.get('next'));
+      // RelayState comes back with the response (a cross-site POST carries no Lax cookie).
+      const relayState = await sealTransaction(id, { next }, this.#o.transactionKey);
+      res.writeHead(302, { Location: await provider.start(relayState), 'Cache-Control': 'no-store' });
+      res.end();
+    } catch (err) {
+      this.#fail(res, err, id);
+    }
+  }
+
+  async #samlAcs(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let providerId = 'saml';
+    try {
+      const form = await readForm(req);
+      const relay = form.RelayState ?? '';
+      // Which IdP it is for: the sealed RelayState this gateway gave the browser.
+      let transaction: Record<string, string> | undefined;
+      for (const id of this.#saml.keys()) {
+        transaction = await openTransaction(id, relay, this.#o.transactionKey);
+        if (transaction) {
+          providerId = id;
+          break;
+        }
+      }
+      if (!transaction) throw new SignInFailed('expired', 'This sign-in took too long or did not start here. Start again from the sign-in page.');
+      const { identity, logout } = await this.#saml.get(providerId)!.finish(form);
+      await this.#signedIn(req, res, identity, { provider: providerId, logout: JSON.stringify({ saml: logout }) }, transaction.next);
+    } catch (err) {
+      this.#fail(res, err, providerId);
+    }
   }
 
   /** Where a session that came from an identity provider signs out there too (RP-initiated logout). */
   async logoutUrl(provider: string, idpLogout: string | undefined): Promise<string | undefined> {
+    const saml = this.#saml.get(provider);
+    if (saml && idpLogout) {
+      const info = (JSON.parse(idpLogout) as { saml?: SamlLogoutInfo }).saml;
+      return info ? saml.logoutUrl(info, '/') : undefined;
+    }
     const oidc = this.#oidc.get(provider);
     if (!oidc) return undefined;
     const hint = idpLogout ? (JSON.parse(idpLogout) as { idToken?: string }).idToken : undefined;

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { profile, signInOptions } from '../../../../contracts/rest/auth.js';
+import { HttpBrowser, type HttpPage } from '../../../test-support/httpBrowser.js';
 import { reserveOidcProvider, type OidcTestProvider } from '../../../test-support/oidcProvider.js';
 import { startTestGateway, TEST_PASSWORD, type TestGateway } from '../../../test-support/testGateway.js';
 
@@ -46,61 +47,12 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A browser's cookie jar and redirect following, enough for a sign-in. */
-class Browser {
-  readonly #jar = new Map<string, Map<string, string>>();
-  /** Every URL visited, in order. */
-  readonly visited: string[] = [];
-
-  async go(url: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ url: string; status: number; text: string; res: Response }> {
-    let current = new URL(url);
-    let method = init.method ?? 'GET';
-    let body: string | undefined = init.form && new URLSearchParams(init.form).toString();
-    for (let hops = 0; hops < 20; hops++) {
-      this.visited.push(current.href);
-      const cookies = [...(this.#jar.get(current.host) ?? new Map()).entries()].map(([k, v]) => `${k}=${v}`).join('; ');
-      const res = await fetch(current, {
-        method,
-        redirect: 'manual',
-        headers: { ...(cookies && { cookie: cookies }), ...(body && { 'content-type': 'application/x-www-form-urlencoded' }) },
-        body,
-      });
-      for (const c of res.headers.getSetCookie()) {
-        const [pair, ...attrs] = c.split(';');
-        const eq = pair.indexOf('=');
-        const jar = this.#jar.get(current.host) ?? new Map<string, string>();
-        this.#jar.set(current.host, jar);
-        const expired = attrs.some((a) => /^\s*max-age=0$/i.test(a)) || pair.slice(eq + 1) === '';
-        if (expired) jar.delete(pair.slice(0, eq));
-        else jar.set(pair.slice(0, eq), pair.slice(eq + 1));
-      }
-      const location = res.headers.get('location');
-      if (res.status >= 300 && res.status < 400 && location) {
-        current = new URL(location, current);
-        method = 'GET';
-        body = undefined;
-        continue;
-      }
-      return { url: current.href, status: res.status, text: await res.text(), res };
-    }
-    throw new Error('too many redirects');
-  }
-
-  cookie(host: string, name: string): string | undefined {
-    return this.#jar.get(host)?.get(name);
-  }
-
-  /** Signs in at the provider's own login form (the page `start` ended on). */
-  async login(page: { url: string; text: string }, login: string): Promise<{ url: string; status: number; text: string; res: Response }> {
-    const action = /<form[^>]*action="([^"]+)"/.exec(page.text)?.[1];
-    if (!action) throw new Error(`no login form on ${page.url}: ${page.text.slice(0, 300)}`);
-    return this.go(new URL(action.replace(/&amp;/g, '&'), page.url).href, { method: 'POST', form: { prompt: 'login', login, password: 'any password' } });
-  }
-}
-
 /** Where people reach the gateway (PARLEY_PUBLIC_URL): the redirect URI registered at the provider names it. */
 const base = () => gw.gateway.http.publicUrl;
 const host = () => new URL(base()).host;
+/** Signs in at oidc-provider's own login form (the page `start` ended on). */
+const loginAtIdp = (browser: HttpBrowser, page: HttpPage, login: string) => browser.submitForm(page, { prompt: 'login', login, password: 'any password' });
+
 const reasonOf = (html: string) => /<p id="reason" data-code="([^"]+)">([^<]+)<\/p>/.exec(html)?.slice(1) ?? [];
 
 describe('sign-in with OpenID Connect', () => {
@@ -116,14 +68,14 @@ describe('sign-in with OpenID Connect', () => {
   });
 
   it('makes the account at the first sign-in (PKCE, state and nonce), apart from the local "alice", and finds it again the next time', async () => {
-    const browser = new Browser();
+    const browser = new HttpBrowser();
     const atIdp = await browser.go(`${base()}/auth/oidc/uni-a/start?next=/chats`);
     expect(atIdp.url.startsWith(idp.issuer)).toBe(true);
     const authorize = new URL(browser.visited.find((u) => u.startsWith(`${idp.issuer}/auth`))!);
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authorize.searchParams.get('state')).toBeTruthy();
     expect(authorize.searchParams.get('nonce')).toBeTruthy();
-    const back = await browser.login(atIdp, 'alice-42');
+    const back = await loginAtIdp(browser, atIdp, 'alice-42');
     expect(new URL(back.url).pathname).toBe('/chats');
     const session = browser.cookie(host(), 'parley_session');
     expect(session).toBeTruthy();
@@ -132,26 +84,26 @@ describe('sign-in with OpenID Connect', () => {
     expect(me.sip.uri).toBe('sip:alice.uni-a@localhost');
     expect((await gw.gateway.accounts.get('alice'))?.displayName).toBe('Local Alice');
 
-    const again = new Browser();
-    await again.login(await again.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
+    const again = new HttpBrowser();
+    await loginAtIdp(again, await again.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
     const second = profile.parse(await (await fetch(`${base()}/api/me`, { headers: { cookie: `parley_session=${again.cookie(host(), 'parley_session')}` } })).json());
     expect(second.user.username).toBe('alice.uni-a');
     expect((await gw.gateway.accounts.list()).filter((a) => a.provider === 'uni-a').map((a) => a.username)).toEqual(['alice.uni-a']);
   });
 
   it('takes the user name from the e-mail address when the provider gives no preferred_username, and refuses one that gives neither', async () => {
-    const browser = new Browser();
-    await browser.login(await browser.go(`${base()}/auth/oidc/uni-a/start`), 'bob-7');
+    const browser = new HttpBrowser();
+    await loginAtIdp(browser, await browser.go(`${base()}/auth/oidc/uni-a/start`), 'bob-7');
     expect((await gw.gateway.accounts.get('bob.builder.uni-a'))?.displayName).toBe('Bob Builder');
 
-    const nameless = new Browser();
-    const refused = await nameless.login(await nameless.go(`${base()}/auth/oidc/uni-a/start`), 'nameless');
+    const nameless = new HttpBrowser();
+    const refused = await loginAtIdp(nameless, await nameless.go(`${base()}/auth/oidc/uni-a/start`), 'nameless');
     expect(refused.status).toBe(403);
     expect(reasonOf(refused.text)).toEqual(['no_username', expect.stringMatching(/did not tell Parley a user name/)]);
   });
 
   it('says so when the person cancels at the provider, the state does not match, the sign-in expired, or the callback is replayed', async () => {
-    const cancelling = new Browser();
+    const cancelling = new HttpBrowser();
     const form = await cancelling.go(`${base()}/auth/oidc/uni-a/start`);
     const abort = /href="([^"]*abort[^"]*)"/.exec(form.text)![1];
     const cancelled = await cancelling.go(new URL(abort, form.url).href);
@@ -160,18 +112,18 @@ describe('sign-in with OpenID Connect', () => {
     expect(cancelled.text).toContain('Back to sign-in');
     expect(cancelled.text).not.toMatch(/at \w+ \(|node_modules/); // no stack trace
 
-    const browser = new Browser();
+    const browser = new HttpBrowser();
     await browser.go(`${base()}/auth/oidc/uni-a/start`);
     const forged = await browser.go(`${base()}/auth/oidc/uni-a/callback?code=abc&state=not-the-state`);
     expect(reasonOf(forged.text)[0]).toBe('state_mismatch');
 
-    const stranger = new Browser();
+    const stranger = new HttpBrowser();
     const noTransaction = await stranger.go(`${base()}/auth/oidc/uni-a/callback?code=abc&state=whatever`);
     expect(reasonOf(noTransaction.text)[0]).toBe('expired');
 
     // The same callback again (its code used, its transaction cookie gone): refused.
-    const first = new Browser();
-    await first.login(await first.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
+    const first = new HttpBrowser();
+    await loginAtIdp(first, await first.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
     const callback = first.visited.find((u) => u.includes('/auth/oidc/uni-a/callback'))!;
     const replay = await first.go(callback);
     expect(replay.status).toBe(400);
@@ -179,14 +131,14 @@ describe('sign-in with OpenID Connect', () => {
   });
 
   it('says the provider cannot be reached when it is down', async () => {
-    const page = await new Browser().go(`${base()}/auth/oidc/down/start`);
+    const page = await new HttpBrowser().go(`${base()}/auth/oidc/down/start`);
     expect(page.status).toBe(502);
     expect(reasonOf(page.text)).toEqual(['idp_unreachable', expect.stringMatching(/Down University cannot be reached right now/)]);
   });
 
   it('signs out at the provider too: /api/logout names its end-session URL, and the session is gone', async () => {
-    const browser = new Browser();
-    await browser.login(await browser.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
+    const browser = new HttpBrowser();
+    await loginAtIdp(browser, await browser.go(`${base()}/auth/oidc/uni-a/start`), 'alice-42');
     const cookie = `parley_session=${browser.cookie(host(), 'parley_session')}`;
     const out = (await (await fetch(`${base()}/api/logout`, { method: 'POST', headers: { cookie } })).json()) as { ok: boolean; idpLogoutUrl?: string };
     expect(out.ok).toBe(true);

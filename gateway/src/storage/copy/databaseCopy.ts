@@ -32,6 +32,7 @@ const TABLES: ReadonlyArray<{ name: string; key: readonly string[]; identity?: s
   { name: 'embed_keys', key: ['id'] },
   { name: 'external_identities', key: ['provider', 'subject'] },
   { name: 'app_passwords', key: ['id'] },
+  { name: 'saml_requests', key: ['id'] },
 ];
 
 const BATCH = 500;

@@ -229,6 +229,8 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
       // subject / NameID) → the Parley account made for them at their first sign-in.
       // sessions.provider / idp_logout: the identity provider a web session signed in through, and
       // what its logout needs (an OpenID Connect id_token hint, a SAML NameID and session index).
+      // saml_requests: AuthnRequest ids this service provider sent and no response has used yet
+      // (InResponseTo is checked against them, and a replayed response finds its id gone).
       // app_passwords: one per device, with what SIP digest and XMPP SCRAM check (never the
       // password); the SCRAM keys use the account's salt, so one challenge fits every candidate.
       sqlite: `ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;
@@ -258,7 +260,11 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
      last_used_at INTEGER,
      last_used_by TEXT
    ) WITHOUT ROWID;
-   CREATE INDEX app_passwords_by_user ON app_passwords(username);`,
+   CREATE INDEX app_passwords_by_user ON app_passwords(username);
+   CREATE TABLE saml_requests (
+     id          TEXT PRIMARY KEY,
+     created_at  INTEGER NOT NULL
+   );`,
       postgres: `ALTER TABLE accounts ADD COLUMN disabled_at BIGINT;
    ALTER TABLE accounts ADD COLUMN provider TEXT;
    ALTER TABLE sessions ADD COLUMN provider TEXT;
@@ -286,7 +292,11 @@ export const MIGRATIONS: Record<MigrationScope, readonly Migration[]> = {
      last_used_at BIGINT,
      last_used_by TEXT
    );
-   CREATE INDEX app_passwords_by_user ON app_passwords(username);`,
+   CREATE INDEX app_passwords_by_user ON app_passwords(username);
+   CREATE TABLE saml_requests (
+     id          TEXT PRIMARY KEY,
+     created_at  BIGINT NOT NULL
+   );`,
     },
   ],
   archive: [
