@@ -94,6 +94,7 @@ export class Gateway {
   readonly #throttles: SharedThrottles | undefined;
   readonly #log: Logger;
   #purgeTimer: NodeJS.Timeout | undefined;
+  #identityApi: IdentityApi | undefined;
   #stopWatching: (() => void) | undefined;
 
   /**
@@ -267,6 +268,7 @@ export class Gateway {
       logger,
     });
     identityApi.register(this.http.router);
+    this.#identityApi = identityApi;
     registerDirectoryApi(this.http.router, auth, this.accounts, this.locations, config.domain);
     registerCallsApi(this.http.router, auth, this.callLog, this.accounts);
     registerIceApi(this.http.router, auth, config.media);
@@ -411,6 +413,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     clearInterval(this.#purgeTimer);
+    this.#identityApi?.stop();
     await this.nodes?.stop();
     this.#stopWatching?.();
     await this.xmppListeners.stop();

@@ -13,13 +13,18 @@ import { ExternalAccounts, SignInRefused, type AccountMappingConfig, type Verifi
 import type { IdentityProviderConfig } from '../../identity/identityConfig.js';
 import { OidcSignIn, SignInFailed } from '../../identity/oidc/oidcSignIn.js';
 import { openTransaction, safeNext, sealTransaction, SIGN_IN_COOKIE, SIGN_IN_SECONDS } from '../../identity/signInTransaction.js';
+import { SamlFederation } from '../../identity/saml/samlFederation.js';
 import { samlIdpOf } from '../../identity/saml/samlIdps.js';
+import { sendFederationChooser } from '../federationChooserPage.js';
 import { serviceProviderMetadata, SamlSignIn, type SamlLogoutInfo, type SamlServiceProvider } from '../../identity/saml/samlSignIn.js';
 import type { SamlRequestRecords } from '../../storage/records/samlRequestRecords.js';
 import { clientIp, readForm, sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
 import { sendSignInError } from '../signInErrorPage.js';
 import { appendCookie, type AuthApi } from './authApi.js';
+
+/** Remembers the organisation chosen in a federation's chooser (one cookie per federation). */
+const IDP_CHOICE_COOKIE = 'parley_idp';
 
 export interface IdentityApiOptions {
   auth: AuthApi;
@@ -39,6 +44,14 @@ export interface IdentityApiOptions {
 /** The mapping a provider's config gives, with the defaults for its kind. */
 export function mappingOf(p: IdentityProviderConfig): AccountMappingConfig {
   const oidc = p.type === 'oidc';
+  if (p.type === 'saml-federation') {
+    // Many organisations: the whole scoped name (alice@uni-a.example → alice.uni-a.example) keeps them apart.
+    return {
+      username: p.username ?? ['eduPersonPrincipalName', 'urn:oid:1.3.6.1.4.1.5923.1.1.1.6', 'mail', 'urn:oid:0.9.2342.19200300.100.1.3'],
+      displayName: p.displayName ?? ['displayName', 'urn:oid:2.16.840.1.113730.3.1.241', 'cn', 'urn:oid:2.5.4.3'],
+      suffix: p.suffix ?? '',
+    };
+  }
   return {
     // SAML: the scoped eduPersonPrincipalName's user part (its scope is the provider's suffix), else uid or mail.
     username:
@@ -55,6 +68,7 @@ export class IdentityApi {
   readonly #o: IdentityApiOptions;
   readonly #oidc = new Map<string, OidcSignIn>();
   readonly #saml = new Map<string, SamlSignIn>();
+  readonly #federations = new Map<string, SamlFederation>();
   #spCredentials: Promise<{ privateKey: string; certificate: string }> | undefined;
   #spMetadata: { for: string; xml: string } | undefined;
 
@@ -64,6 +78,7 @@ export class IdentityApi {
     for (const p of options.providers) {
       if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, options.logger));
       if (p.type === 'saml') this.#saml.set(p.id, new SamlSignIn({ id: p.id, name: p.name, ...samlIdpOf(p) }, sp, options.samlRequests, options.logger));
+      if (p.type === 'saml-federation') this.#federations.set(p.id, new SamlFederation(p, sp, options.samlRequests, options.logger));
     }
   }
 
@@ -77,9 +92,12 @@ export class IdentityApi {
     router.add('GET', '/api/sign-in-options', (_req, res) => {
       sendJson(res, 200, {
         localLogin: this.#o.localLogin,
-        providers: this.#o.providers
-          .filter((p) => p.type !== 'saml-federation')
-          .map((p) => ({ id: p.id, name: p.name, type: p.type, startUrl: `/auth/${p.type}/${p.id}/start` })),
+        providers: this.#o.providers.map((p) => ({
+          id: p.id,
+          name: p.name,
+          type: p.type,
+          startUrl: p.type === 'saml-federation' ? `/auth/saml-federation/${p.id}/choose` : `/auth/${p.type}/${p.id}/start`,
+        })),
       } satisfies SignInOptions);
     });
     router.add('GET', '/auth/oidc/:id/start', (req, res, params) => this.#oidcStart(req, res, params.id));
@@ -92,6 +110,8 @@ export class IdentityApi {
       res.end(this.#spMetadata.xml);
     });
     router.add('GET', '/auth/saml/:id/start', (req, res, params) => this.#samlStart(req, res, params.id));
+    router.add('GET', '/auth/saml-federation/:id/choose', (req, res, params) => this.#choose(req, res, params.id));
+    router.add('GET', '/auth/saml-federation/:id/start', (req, res, params) => this.#federationStart(req, res, params.id));
     // The IdP's page posts the response here from its own origin: the SAML checks are the proof.
     router.add('POST', '/auth/saml/acs', (req, res) => this.#samlAcs(req, res), { crossSite: true });
   }
@@ -110,31 +130,82 @@ export class IdentityApi {
     }
   }
 
+  #choose(req: IncomingMessage, res: ServerResponse, id: string): void {
+    const federation = this.#federations.get(id);
+    if (!federation) return sendSignInError(res, 404, 'unknown_provider', 'There is no such way to sign in here. Go back and choose one of the buttons.');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const next = safeNext(url.searchParams.get('next'));
+    const members = federation.members();
+    const last = parseCookie(req.headers.cookie ?? '')[`${IDP_CHOICE_COOKIE}_${id}`];
+    sendFederationChooser(res, {
+      federationName: federation.name,
+      members,
+      query: url.searchParams.get('q') ?? '',
+      previous: members.find((m) => m.entityId === last),
+      next,
+      startUrl: (entityId) => `/auth/saml-federation/${id}/start?${new URLSearchParams({ idp: entityId, next })}`,
+    });
+  }
+
+  async #federationStart(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const federation = this.#federations.get(id);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const entityId = url.searchParams.get('idp') ?? '';
+    const signIn = federation?.signInAt(entityId);
+    if (!signIn) return sendSignInError(res, 404, 'unknown_provider', 'That organisation is not (or no longer) in the federation. Go back and choose yours again.');
+    try {
+      const next = safeNext(url.searchParams.get('next'));
+      const relayState = await sealTransaction(id, { idp: entityId, next }, this.#o.transactionKey);
+      // Remembered for the chooser next time ("your organisation last time").
+      appendCookie(res, serializeCookie(`${IDP_CHOICE_COOKIE}_${id}`, entityId, { httpOnly: true, sameSite: 'lax', secure: this.#o.secureCookies, path: '/auth/', maxAge: 365 * 86400 }));
+      res.writeHead(302, { Location: await signIn.start(relayState), 'Cache-Control': 'no-store' });
+      res.end();
+    } catch (err) {
+      this.#fail(res, err, `${id}:${entityId}`);
+    }
+  }
+
+  /** The SAML sign-in a sealed RelayState belongs to (an IdP of its own, or a federation member), and its transaction. */
+  async #samlTransaction(relay: string): Promise<{ signIn: SamlSignIn; config: IdentityProviderConfig; transaction: Record<string, string> } | undefined> {
+    for (const [id, signIn] of this.#saml) {
+      const transaction = await openTransaction(id, relay, this.#o.transactionKey);
+      if (transaction) return { signIn, config: this.#config(id)!, transaction };
+    }
+    for (const [id, federation] of this.#federations) {
+      const transaction = await openTransaction(id, relay, this.#o.transactionKey);
+      const signIn = transaction?.idp ? federation.signInAt(transaction.idp) : undefined;
+      if (transaction && signIn) return { signIn, config: this.#config(id)!, transaction };
+    }
+    return undefined;
+  }
+
+  #config(id: string): IdentityProviderConfig | undefined {
+    return this.#o.providers.find((p) => p.id === id);
+  }
+
   async #samlAcs(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let providerId = 'saml';
     try {
       const form = await readForm(req);
-      const relay = form.RelayState ?? '';
       // Which IdP it is for: the sealed RelayState this gateway gave the browser.
-      let transaction: Record<string, string> | undefined;
-      for (const id of this.#saml.keys()) {
-        transaction = await openTransaction(id, relay, this.#o.transactionKey);
-        if (transaction) {
-          providerId = id;
-          break;
-        }
-      }
-      if (!transaction) throw new SignInFailed('expired', 'This sign-in took too long or did not start here. Start again from the sign-in page.');
-      const { identity, logout } = await this.#saml.get(providerId)!.finish(form);
-      await this.#signedIn(req, res, identity, { provider: providerId, logout: JSON.stringify({ saml: logout }) }, transaction.next);
+      const found = await this.#samlTransaction(form.RelayState ?? '');
+      if (!found) throw new SignInFailed('expired', 'This sign-in took too long or did not start here. Start again from the sign-in page.');
+      providerId = found.signIn.idp.id;
+      const { identity, logout } = await found.signIn.finish(form);
+      await this.#signedIn(req, res, identity, mappingOf(found.config), { provider: providerId, logout: JSON.stringify({ saml: logout }) }, found.transaction.next);
     } catch (err) {
       this.#fail(res, err, providerId);
     }
   }
 
+  stop(): void {
+    for (const f of this.#federations.values()) f.stop();
+  }
+
   /** Where a session that came from an identity provider signs out there too (RP-initiated logout). */
   async logoutUrl(provider: string, idpLogout: string | undefined): Promise<string | undefined> {
-    const saml = this.#saml.get(provider);
+    const colon = provider.indexOf(':');
+    const saml = colon > 0 ? this.#federations.get(provider.slice(0, colon))?.signInAt(provider.slice(colon + 1)) : this.#saml.get(provider);
     if (saml && idpLogout) {
       const info = (JSON.parse(idpLogout) as { saml?: SamlLogoutInfo }).saml;
       return info ? saml.logoutUrl(info, '/') : undefined;
@@ -176,16 +247,22 @@ export class IdentityApi {
         state: transaction.state,
         nonce: transaction.nonce,
       });
-      await this.#signedIn(req, res, identity, { provider: id, logout: idToken ? JSON.stringify({ idToken }) : undefined }, transaction.next);
+      await this.#signedIn(req, res, identity, mappingOf(this.#config(id)!), { provider: id, logout: idToken ? JSON.stringify({ idToken }) : undefined }, transaction.next);
     } catch (err) {
       this.#fail(res, err, id);
     }
   }
 
   /** The identity is verified: its account (made now at a first sign-in), a web session, and on into the app. */
-  async #signedIn(req: IncomingMessage, res: ServerResponse, identity: VerifiedIdentity, idp: { provider: string; logout?: string }, next: string | undefined): Promise<void> {
-    const config = this.#o.providers.find((p) => p.id === identity.provider)!;
-    const { account, created } = await this.#o.externalAccounts.accountFor(identity, mappingOf(config));
+  async #signedIn(
+    req: IncomingMessage,
+    res: ServerResponse,
+    identity: VerifiedIdentity,
+    mapping: AccountMappingConfig,
+    idp: { provider: string; logout?: string },
+    next: string | undefined,
+  ): Promise<void> {
+    const { account, created } = await this.#o.externalAccounts.accountFor(identity, mapping);
     await this.#o.auth.startSession(req, res, account.username, idp);
     this.#o.logger.info({ username: account.username, provider: identity.provider, created, ip: clientIp(req) }, created ? 'account created at first sign-in' : 'signed in');
     res.writeHead(303, { Location: safeNext(next), 'Cache-Control': 'no-store' });
