@@ -12,6 +12,7 @@ import path from 'node:path';
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
 import { GatewayProcess } from '../gateway/test-support/gatewayProcess.js';
 import { reserveOidcProvider, type OidcTestProvider } from '../gateway/test-support/oidcProvider.js';
+import { SamlTestIdp } from '../gateway/test-support/samlIdp.js';
 import { Baresip, ensurePhoneInterface, hasBaresip } from '../gateway/test-support/softphones.js';
 import { connect } from '../gateway/test-support/xmppClient.js';
 import { CAPTURE_PEER_CONNECTIONS, expectMediaFlowing, openUser, type UserPage } from './support/browser.js';
@@ -25,7 +26,7 @@ const phoneInterface = hasBaresip() ? ensurePhoneInterface() : undefined;
 test.describe.configure({ mode: 'serial' });
 
 let uniA: OidcTestProvider;
-let uniB: OidcTestProvider;
+let uniB: SamlTestIdp;
 let gateway: GatewayProcess;
 let browser: Browser;
 let bob: UserPage;
@@ -35,24 +36,27 @@ let dir: string;
 test.beforeAll(async () => {
   test.setTimeout(90_000);
   uniA = await reserveOidcProvider({ 'alice-42': { preferred_username: 'alice', name: 'Alice Liddell', email: 'alice@uni-a.example' } });
-  uniB = await reserveOidcProvider({ 'ben-1': { preferred_username: 'ben', name: 'Ben B.' } });
+  uniB = new SamlTestIdp({ carol: { password: 'carol-at-b', persistentId: 'p-carol', attributes: { eduPersonPrincipalName: 'carol@uni-b.example', displayName: 'Carol Danvers' } } });
+  await uniB.start();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-idp-e2e-'));
   const file = path.join(dir, 'providers.json');
+  fs.writeFileSync(path.join(dir, 'uni-b-idp.xml'), uniB.metadata);
   // As the README shows an operator: one entry per provider, secrets from the environment.
   fs.writeFileSync(
     file,
     JSON.stringify({
       providers: [
         { type: 'oidc', id: 'uni-a', name: 'University A', issuer: uniA.issuer, clientId: uniA.clientId, clientSecretEnv: 'UNI_A_SECRET' },
-        { type: 'oidc', id: 'uni-b', name: 'University B', issuer: uniB.issuer, clientId: uniB.clientId, clientSecretEnv: 'UNI_B_SECRET' },
+        { type: 'saml', id: 'uni-b', name: 'University B', metadataFile: 'uni-b-idp.xml' },
       ],
     }),
   );
-  gateway = new GatewayProcess({ env: { PARLEY_IDENTITY_PROVIDERS: file, UNI_A_SECRET: uniA.clientSecret, UNI_B_SECRET: uniB.clientSecret, PARLEY_SIP_MIN_EXPIRES: '5' } });
+  gateway = new GatewayProcess({ env: { PARLEY_IDENTITY_PROVIDERS: file, UNI_A_SECRET: uniA.clientSecret, PARLEY_SIP_MIN_EXPIRES: '5' } });
   gateway.addUser('bob', PASSWORD, 'Bob Local');
   await gateway.start();
   uniA.start([`${gateway.url}/auth/oidc/uni-a/callback`], [`${gateway.url}/`]);
-  uniB.start([`${gateway.url}/auth/oidc/uni-b/callback`], [`${gateway.url}/`]);
+  // University B's IdP operator registers Parley from its SAML metadata.
+  uniB.trust(await (await fetch(`${gateway.url}/auth/saml/metadata`)).text());
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   bob = await openUser(browser, gateway.url, 'bob', { signIn: { password: PASSWORD } });
 });
@@ -61,7 +65,7 @@ test.afterAll(async () => {
   await browser?.close();
   await gateway?.stop();
   await uniA?.close();
-  await uniB?.close();
+  await uniB?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -156,6 +160,46 @@ test('she makes app passwords in “Phones & apps” for a desk phone and an XMP
     await phone.stop();
   }
   await dialog.getByRole('button', { name: 'Done' }).click();
+});
+
+test('a new user signs in through a SAML IdP’s login form (University B) and lands in Parley; signing out goes to its single logout', async ({}, testInfo) => {
+  const context = await browser.newContext({ baseURL: gateway.url, permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Sign in with University B' }).click();
+  await expect(page).toHaveURL(new RegExp(`^${uniB.base}/sso`));
+  await page.getByLabel('User name').fill('carol');
+  await page.getByLabel('Password').fill('wrong');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Wrong user name or password.');
+  await page.getByLabel('User name').fill('carol');
+  await page.getByLabel('Password').fill('carol-at-b');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The IdP's page posts the signed response to Parley's ACS by itself.
+  await expect(page.getByTestId('registration')).toHaveText('Ready for calls', { timeout: 15_000 });
+  await expect(page.locator('.me')).toHaveText('Carol Danvers');
+  await expect(page.locator('.me')).toHaveAttribute('title', 'carol.uni-b@localhost');
+  await page.screenshot({ path: testInfo.outputPath('signed-in-through-saml.png') });
+
+  const before = uniB.logouts;
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(new RegExp(`^${uniB.base}/slo\\?SAMLRequest=`));
+  expect(uniB.logouts).toBe(before + 1);
+  expect((await page.request.get(`${gateway.url}/api/me`)).status()).toBe(401);
+  await context.close();
+});
+
+test('a cancelled sign-in at the IdP ends on Parley’s page that says so, with the way back', async () => {
+  const context = await browser.newContext({ baseURL: gateway.url });
+  const page = await context.newPage();
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Sign in with University B' }).click();
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByRole('heading', { name: 'Sign-in did not work' })).toBeVisible();
+  await expect(page.locator('#reason')).toContainText('did not complete (it was cancelled or refused)');
+  await page.getByRole('link', { name: 'Back to sign-in' }).click();
+  await expect(page.getByRole('link', { name: 'Sign in with University A' })).toBeVisible();
+  await context.close();
 });
 
 test('signing out goes through the university’s logout and back to the sign-in page', async () => {

@@ -9,7 +9,8 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as samlify from 'samlify';
+// The default import: samlify's CommonJS exports (SamlLib among them) are not all visible as named ESM exports.
+import samlify from 'samlify';
 import * as validator from '@authenio/samlify-node-xmllint';
 import selfsigned from 'selfsigned';
 
