@@ -198,8 +198,17 @@ export class Baresip extends PhoneProcess {
 export class Linphonec extends PhoneProcess {
   readonly #log = path.join(this.dir, 'linphone.log');
 
-  constructor(private readonly o: PhoneOptions) {
+  /**
+   * `provisioningUri`: no account of its own — liblinphone imports it from that remote
+   * provisioning URL at start (`[misc] config-uri`), as Linphone does from a QR code.
+   */
+  constructor(private readonly o: PhoneOptions & { provisioningUri?: string }) {
     super();
+  }
+
+  /** The configuration file as linphonec keeps it (after a remote provisioning, what it imported). */
+  configText(): string {
+    return fs.readFileSync(path.join(this.dir, 'linphonerc'), 'utf8');
   }
 
   override logText(): string {
@@ -216,6 +225,14 @@ export class Linphonec extends PhoneProcess {
     writeTone(path.join(this.dir, 'tone.wav'));
     fs.mkdirSync(path.join(this.dir, '.local/share/linphone'), { recursive: true });
     const ice = this.o.stunServer ? ['[net]', 'firewall_policy=ice', `stun_server=${this.o.stunServer.replace(/^stun:/, '')}`] : [];
+    if (this.o.provisioningUri) {
+      fs.writeFileSync(
+        path.join(this.dir, 'linphonerc'),
+        ['[misc]', `config-uri=${this.o.provisioningUri}`, '[sip]', `sip_port=${sipPort}`, 'sip_tcp_port=-1', '[sound]', 'echocancellation=0', ''].join('\n'),
+      );
+      this.spawn('linphonec', ['-c', path.join(this.dir, 'linphonerc'), '-d', '6', '-l', this.#log]);
+      return;
+    }
     fs.writeFileSync(
       path.join(this.dir, 'linphonerc'),
       [
