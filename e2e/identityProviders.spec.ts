@@ -17,6 +17,7 @@ import { Baresip, ensurePhoneInterface, hasBaresip } from '../gateway/test-suppo
 import { connect } from '../gateway/test-support/xmppClient.js';
 import { CAPTURE_PEER_CONNECTIONS, expectMediaFlowing, openUser, type UserPage } from './support/browser.js';
 import { befriend, openChat, say, startCall } from './support/chat.js';
+import { seriousViolations } from './support/axe.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium.js';
 
 const PASSWORD = 'local-password-1';
@@ -77,6 +78,7 @@ test('the sign-in page offers a button per identity provider, and the password f
   await expect(page.getByRole('link', { name: 'Sign in with University B' })).toBeVisible();
   await expect(page.getByText('or with a Parley password')).toBeVisible();
   await expect(page.getByLabel('Username')).toBeVisible();
+  expect(await seriousViolations(page)).toEqual([]);
   await page.screenshot({ path: testInfo.outputPath('sign-in-two-providers.png') });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: testInfo.outputPath('sign-in-two-providers-phone.png') });
@@ -126,6 +128,7 @@ test('she makes app passwords in “Phones & apps” for a desk phone and an XMP
   const phonePassword = (await dialog.getByTestId('app-password').textContent())!;
   expect(phonePassword).toMatch(/^[a-z2-9]{4}(-[a-z2-9]{4}){3}$/);
   await expect(dialog.getByRole('img', { name: /QR code/ })).toBeVisible();
+  expect(await seriousViolations(alice, '[role=dialog]')).toEqual([]);
   await dialog.screenshot({ path: testInfo.outputPath('phones-and-apps.png') });
 
   await dialog.getByLabel('Device name').fill('Gajim on my laptop');
