@@ -57,6 +57,12 @@ async function main(): Promise<void> {
     gateway.sip.mediaBridgeAddress
       ? `  Media bridge: rtpengine at ${gateway.sip.mediaBridgeAddress} (phones with plain RTP or SDES can call browsers)`
       : `  No media bridge: phones must speak WebRTC media to call browsers (set PARLEY_MEDIA_BRIDGE, see the README)`,
+    ...(config.identity.providers.length
+      ? [
+          `  Sign-in: ${config.identity.providers.map((p) => `${p.name} (${p.type === 'oidc' ? 'OpenID Connect' : p.type === 'saml' ? 'SAML' : 'SAML federation'})`).join(', ')}${config.auth.localLogin ? ', local passwords' : ''}`,
+          ...(config.identity.providers.some((p) => p.type !== 'oidc') ? [`  SAML service provider metadata for IdPs and federations: ${config.http.publicUrl}/auth/saml/metadata`] : []),
+        ]
+      : []),
     users.length
       ? `  ${users.length} account${users.length === 1 ? '' : 's'}. Add more with: npx parley user add <name> --password <password>`
       : `  No accounts yet. Create one with: npx parley user add alice --password <password>`,

@@ -13,6 +13,7 @@ const SCOPE_NAMES: Record<AppPasswordScope, string> = { sip: 'Calls (SIP)', xmpp
 
 export function DevicesDialog({ onClose }: { onClose: () => void }) {
   const dialogRef = useRef<HTMLDivElement>(null);
+  const madeRef = useRef<HTMLHeadingElement>(null);
   const [settings, setSettings] = useState<ClientSettings>();
   const [list, setList] = useState<AppPasswordSummary[]>();
   const [max, setMax] = useState(0);
@@ -43,6 +44,14 @@ export function DevicesDialog({ onClose }: { onClose: () => void }) {
       .then(setSettings)
       .catch(() => setError('Could not load the server settings. Try again.'));
   }, []);
+
+  useEffect(() => {
+    // The password is shown once: bring it into view (the dialog scrolls) and say it.
+    if (made) {
+      madeRef.current?.scrollIntoView({ block: 'start' });
+      madeRef.current?.focus();
+    }
+  }, [made]);
 
   useEffect(() => {
     setQr(undefined);
@@ -162,8 +171,10 @@ export function DevicesDialog({ onClose }: { onClose: () => void }) {
         )}
 
         {made && (
-          <section className="new-password" aria-labelledby="devices-made" data-testid="new-app-password">
-            <h3 id="devices-made">App password for “{made.appPassword.label}”</h3>
+          <section className="new-password" aria-labelledby="devices-made" aria-live="polite" data-testid="new-app-password">
+            <h3 id="devices-made" ref={madeRef} tabIndex={-1}>
+              App password for “{made.appPassword.label}”
+            </h3>
             <p>Type this into the device now — it is not shown again:</p>
             <p className="password-once">
               <code data-testid="app-password">{made.password}</code>
