@@ -119,12 +119,7 @@ async function userCommand(sub: string, rest: string[]): Promise<number> {
     options: { password: { type: 'string' }, 'display-name': { type: 'string' } },
   });
   const db = await openRecords(config);
-  const accounts = new AccountDirectory({
-    records: new SqlAccountRecords(db),
-    realm: config.domain,
-    passwordHashCost: config.auth.passwordHashCost,
-    scramIterations: config.auth.scramIterations,
-  });
+  const accounts = accountDirectoryOf(db, config);
   try {
     switch (sub) {
       case 'add': {
@@ -368,6 +363,15 @@ function configOrExplain(): GatewayConfig | undefined {
   }
 }
 
+function accountDirectoryOf(db: SqlDatabase, config: GatewayConfig): AccountDirectory {
+  return new AccountDirectory({
+    records: new SqlAccountRecords(db),
+    realm: config.domain,
+    passwordHashCost: config.auth.passwordHashCost,
+    scramIterations: config.auth.scramIterations,
+  });
+}
+
 async function sessionStoreOf(db: SqlDatabase, config: GatewayConfig): Promise<SessionStore> {
   return new SessionStore({
     records: new SqlSessionRecords(db),
@@ -385,12 +389,7 @@ async function appPasswordCommand(sub: string, rest: string[]): Promise<number> 
     options: { label: { type: 'string' }, sip: { type: 'boolean' }, xmpp: { type: 'boolean' } },
   });
   const db = await openRecords(config);
-  const accounts = new AccountDirectory({
-    records: new SqlAccountRecords(db),
-    realm: config.domain,
-    passwordHashCost: config.auth.passwordHashCost,
-    scramIterations: config.auth.scramIterations,
-  });
+  const accounts = accountDirectoryOf(db, config);
   const appPasswords = new AppPasswords({ records: new SqlAppPasswordRecords(db), accounts, realm: config.domain, maxPerUser: config.auth.appPasswordsMax });
   try {
     switch (sub) {

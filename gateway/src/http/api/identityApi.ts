@@ -1,8 +1,13 @@
 /**
  * Sign-in through the organisation's identity providers (contracts/rest/auth.ts signInOptions):
- *   GET /api/sign-in-options            the buttons the sign-in page shows
- *   GET /auth/oidc/:id/start?next=/…    to the provider (PKCE, state, nonce in the transaction cookie)
- *   GET /auth/oidc/:id/callback         back from it: account found or made, web session opened
+ *   GET  /api/sign-in-options                   the buttons the sign-in page shows
+ *   GET  /auth/oidc/:id/start?next=/…           to the provider (PKCE, state, nonce in the transaction cookie)
+ *   GET  /auth/oidc/:id/callback                back from it: account found or made, web session opened
+ *   GET  /auth/saml/metadata                    this service provider's SAML metadata
+ *   GET  /auth/saml/:id/start?next=/…           to a SAML IdP (signed AuthnRequest; RelayState sealed)
+ *   GET  /auth/saml-federation/:id/choose       "where are you from": the federation's IdPs
+ *   GET  /auth/saml-federation/:id/start?idp=…  to the chosen member IdP
+ *   POST /auth/saml/acs                         the IdP's response (any SAML provider or federation)
  * A failure ends on a page that says what happened and what to do (signInErrorPage.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -83,7 +88,11 @@ export class IdentityApi {
   }
 
   async #serviceProvider(): Promise<SamlServiceProvider> {
-    this.#spCredentials ??= this.#o.samlCredentials();
+    // Made (or read) once; a failed read is tried again next time.
+    this.#spCredentials ??= this.#o.samlCredentials().catch((err: unknown) => {
+      this.#spCredentials = undefined;
+      throw err;
+    });
     const base = this.#o.publicUrl();
     return { entityId: `${base}/auth/saml/metadata`, acsUrl: `${base}/auth/saml/acs`, ...(await this.#spCredentials) };
   }
