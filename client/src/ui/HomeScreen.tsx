@@ -160,6 +160,9 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
         </div>
       </header>
 
+      {/* One main landmark holds the sections and their panels; its heading names the open view for screen readers. */}
+      <main className="app-main">
+      <h1 className="sr-only">{TABS.find((t) => t.id === tab)?.label}</h1>
       <div className="tabs" role="tablist" aria-label="Sections" onKeyDown={onTabKey}>
         {TABS.map((t) => (
           <button
@@ -180,7 +183,7 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
 
       {tab === 'chats' ? (
         <div className="tab-panel" id="panel-chats" role="tabpanel" aria-labelledby="tab-chats">
-        <main className="chat-layout">
+        <div className="chat-layout">
           <ChatSidebar chat={chat} state={chatState} selected={selected} onSelect={setSelected} domain={profile.user.domain} />
           {selected && (chatState.contacts[selected] || chatState.rooms[selected] || chatState.conversations[selected]) ? (
             <ChatPane chat={chat} state={chatState} jid={selected} onBack={() => setSelected(undefined)} onCall={(u, v) => void dial(u, v)} callDisabled={inCall} />
@@ -194,21 +197,22 @@ export function HomeScreen({ profile, phone, chat, onSignOut }: Props) {
               )}
             </div>
           )}
-        </main>
+        </div>
         </div>
       ) : tab === 'calls' ? (
         <div className="tab-panel" id="panel-calls" role="tabpanel" aria-labelledby="tab-calls">
-        <main className="home">
+        <div className="home">
           <CallsPanel onCall={dial} inCall={inCall} refreshKey={callsVersion} dialError={dialError} />
-        </main>
+        </div>
         </div>
       ) : (
         <div className="tab-panel" id="panel-meetings" role="tabpanel" aria-labelledby="tab-meetings">
-        <main className="home">
+        <div className="home">
           <MeetingsPanel />
-        </main>
+        </div>
         </div>
       )}
+      </main>
 
       {call && call.phase === 'incoming' && <IncomingCall call={call} phone={phone} />}
       {call && call.phase !== 'incoming' && <CallScreen call={call} phone={phone} />}

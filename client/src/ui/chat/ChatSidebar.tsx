@@ -172,7 +172,7 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
                     #
                   </span>
                   <span className="conv-name">{r.name}</span>
-                  {unread(r.jid) > 0 && <span className="badge-count" aria-label={`${unread(r.jid)} unread`}>{unread(r.jid)}</span>}
+                  {unread(r.jid) > 0 && <span className="badge-count" role="img" aria-label={`${unread(r.jid)} unread`}>{unread(r.jid)}</span>}
                 </button>
               </li>
             ))}
@@ -202,7 +202,7 @@ export function ChatSidebar({ chat, state, selected, onSelect, domain }: Props) 
                       </span>
                     </span>
                     {unread(c.jid) > 0 && (
-                      <span className="badge-count" aria-label={`${unread(c.jid)} unread`} data-testid="unread">
+                      <span className="badge-count" role="img" aria-label={`${unread(c.jid)} unread`} data-testid="unread">
                         {unread(c.jid)}
                       </span>
                     )}

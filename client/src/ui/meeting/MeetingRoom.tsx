@@ -161,7 +161,7 @@ export function MeetingRoom({ client, onLeft }: Props) {
               <div className="stage">
                 <VideoTile {...withoutKey(stage)} large />
               </div>
-              <div className="filmstrip" aria-label="Participants">
+              <div className="filmstrip" role="group" aria-label="Participants">
                 {strip.map((t) => (
                   <VideoTile key={t.key} {...withoutKey(t)} />
                 ))}

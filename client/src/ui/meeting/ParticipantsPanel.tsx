@@ -35,11 +35,11 @@ export function ParticipantsPanel({ state, onClose }: { state: MeetingState; onC
               {ROLE_LABEL[p.role] && <span className="muted"> · {ROLE_LABEL[p.role]}</span>}
             </span>
             {p.hand && (
-              <span className="tile-hand" title="Hand raised" aria-label="hand raised">
+              <span className="tile-hand" role="img" title="Hand raised" aria-label="hand raised">
                 <Icon name="hand" size={16} />
               </span>
             )}
-            <span title={p.muted ? 'Muted' : 'Microphone on'} aria-label={p.muted ? 'muted' : 'microphone on'}>
+            <span role="img" title={p.muted ? 'Muted' : 'Microphone on'} aria-label={p.muted ? 'muted' : 'microphone on'}>
               <Icon name={p.muted ? 'micOff' : 'mic'} size={16} />
             </span>
           </li>

@@ -75,13 +75,13 @@ export function VideoTile({ track, name, placeholder, mirrored, micMuted, handRa
       )}
       <div className="tile-label">
         {micMuted && (
-          <span className="tile-icon" title="Muted" aria-label="muted">
+          <span className="tile-icon" role="img" title="Muted" aria-label="muted">
             <Icon name="micOff" size={14} />
           </span>
         )}
         <span className="tile-name">{screen ? `${name} (screen)` : name}</span>
         {handRaised && (
-          <span className="tile-icon tile-hand" title="Hand raised" aria-label="hand raised">
+          <span className="tile-icon tile-hand" role="img" title="Hand raised" aria-label="hand raised">
             <Icon name="hand" size={14} />
           </span>
         )}
