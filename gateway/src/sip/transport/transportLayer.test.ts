@@ -6,8 +6,13 @@
  *
  * The source address is an extra address on `lo` of the test command's own network namespace
  * (scripts/isolated.sh), so it is skipped outside of it.
+ *
+ * Also: with SIP_PORT=0 the UDP port is picked by the system and TCP must take the same number;
+ * when that number is already taken for TCP both are picked again (in a namespace of its own whose
+ * ephemeral range is two ports, so the collision happens every other time).
  */
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,5 +109,40 @@ describe.skipIf(!isolated)('SIP requests per source address', () => {
     delivered = 0;
     const { refused } = await burst(transport.port, 'udp');
     expect(refused).toBeGreaterThan(0);
+  });
+});
+
+const canUnshare = (() => {
+  try {
+    execFileSync('unshare', ['-n', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!canUnshare)('a system-picked SIP port', () => {
+  it('is picked again when its number is already taken for TCP', () => {
+    const transportModule = fileURLToPath(new URL('./transportLayer.ts', import.meta.url));
+    const loggerModule = fileURLToPath(new URL('../../../../server-common/logger.ts', import.meta.url));
+    const probe = `
+      import net from 'node:net';
+      const { TransportLayer } = await import(${JSON.stringify(transportModule)});
+      const { createLogger } = await import(${JSON.stringify(loggerModule)});
+      const blocker = net.createServer();
+      await new Promise((r) => blocker.listen(40000, '127.0.0.1', r));
+      const ports = [];
+      for (let i = 0; i < 8; i++) {
+        const t = new TransportLayer({ host: '127.0.0.1', port: 0, maxMessageBytes: 65535, maxHeaders: 100, maxConnectionsPerIp: 10, ratePerIp: 100, logger: createLogger('silent') });
+        await t.start();
+        ports.push(t.port);
+        await t.stop();
+      }
+      blocker.close();
+      console.log(JSON.stringify(ports));
+    `;
+    const script = `ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="40000 40001" && exec "${process.execPath}" --import tsx --input-type=module -e "$0"`;
+    const out = execFileSync('unshare', ['-n', 'sh', '-c', script, probe], { encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual(Array(8).fill(40001));
   });
 });

@@ -57,6 +57,8 @@ export interface TransportEvents {
 const WS_PING_INTERVAL_MS = 30_000;
 const TCP_IDLE_TIMEOUT_MS = 10 * 60_000;
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often a system-picked UDP port is tried again when its number is taken for TCP. */
+const PICKED_PORT_ATTEMPTS = 20;
 
 class UdpFlow implements Flow {
   readonly protocol = 'udp' as const;
@@ -150,8 +152,8 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
   }
 
   async start(): Promise<void> {
-    if (this.#opts.udp !== false) await this.#startUdp();
-    await this.#startTcp();
+    await this.#startUdpAndTcp();
+    await this.#startNodeListenerAndWebSockets();
     if (this.#opts.tls) await this.#startTls(this.#opts.tls);
   }
 
@@ -212,19 +214,45 @@ export class TransportLayer extends TypedEmitter<TransportEvents> {
     this.#boundPort = udp.address().port;
   }
 
-  async #startTcp(): Promise<void> {
-    if (!this.#udp) this.#boundPort = this.#opts.port;
+  /**
+   * UDP and TCP on one port number. With port 0 the system picks the UDP port, and that number
+   * may already be taken for TCP (by any socket, even an outgoing one): then both are picked again.
+   */
+  async #startUdpAndTcp(): Promise<void> {
+    if (this.#opts.udp === false) {
+      this.#tcp = await this.#listenTcp(this.#opts.port);
+      this.#boundPort = (this.#tcp.address() as net.AddressInfo).port;
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      await this.#startUdp();
+      try {
+        this.#tcp = await this.#listenTcp(this.#boundPort);
+        return;
+      } catch (err) {
+        const retry = this.#opts.port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < PICKED_PORT_ATTEMPTS;
+        if (!retry) throw err;
+        await new Promise<void>((r) => this.#udp!.close(() => r()));
+        this.#udp = undefined;
+      }
+    }
+  }
+
+  async #listenTcp(port: number): Promise<net.Server> {
     const tcp = net.createServer((socket) => this.#onTcpConnection(socket));
-    tcp.on('error', (err) => this.#log.error({ err }, 'SIP TCP server error'));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
-      tcp.listen({ port: this.#boundPort, host: this.#opts.host, backlog: 4096 }, () => {
+      tcp.listen({ port, host: this.#opts.host, backlog: 4096 }, () => {
         tcp.off('error', reject);
         resolve();
       });
     });
-    this.#tcp = tcp;
-    if (!this.#udp) this.#boundPort = (tcp.address() as net.AddressInfo).port;
+    tcp.on('error', (err) => this.#log.error({ err }, 'SIP TCP server error'));
+    return tcp;
+  }
+
+  /** What is started once UDP and TCP share their port: the node listener and WebSockets. */
+  async #startNodeListenerAndWebSockets(): Promise<void> {
     const nodeListen = this.#opts.nodeListen;
     if (nodeListen && nodeListen.port !== this.#boundPort) {
       const nodeTcp = net.createServer((socket) => this.#onTcpConnection(socket));
