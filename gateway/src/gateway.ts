@@ -9,7 +9,7 @@
  * SFU node; contracts/ holds what it shares with the SFU and the browser.
  */
 import fs from 'node:fs';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import os from 'node:os';
 import path from 'node:path';
 import { joinTokenKey } from '../../server-common/joinToken.js';
@@ -36,7 +36,7 @@ import { registerDevicesApi } from './http/api/devicesApi.js';
 import { IdentityApi } from './http/api/identityApi.js';
 import { ExternalAccounts } from './identity/externalAccounts.js';
 import { samlCredentials } from './identity/saml/samlCredentials.js';
-import { SAML_REQUEST_MS } from './identity/saml/samlSignIn.js';
+import { SAML_REQUEST_MS } from './identity/signInFailed.js';
 import { registerDirectoryApi } from './http/api/directoryApi.js';
 import { registerHealthApi } from './http/api/healthApi.js';
 import { registerIceApi } from './http/api/iceApi.js';
@@ -67,6 +67,10 @@ export interface GatewayOptions {
   /** Defaults to dist/ under the package root. */
   staticDir?: string;
   sipTimers?: TimerValues;
+  /** Where conferences are pinned: in Redis with config.conferences.redisUrl, else in memory (Gateway.open makes it). */
+  registry: ConferenceRegistry;
+  /** The connection for the live state the nodes share, with config.cluster (Gateway.open makes it). */
+  redis?: Redis;
 }
 
 export class Gateway {
@@ -102,7 +106,7 @@ export class Gateway {
    * DATABASE_URL), bringing its schema up to date, and builds the gateway on it. A database
    * that cannot be reached or migrated stops here with the reason.
    */
-  static async open(options: Omit<GatewayOptions, 'storage' | 'secret'>): Promise<Gateway> {
+  static async open(options: Omit<GatewayOptions, 'storage' | 'secret' | 'registry' | 'redis'>): Promise<Gateway> {
     const { config, logger } = options;
     const storage = await Storage.open({
       databaseUrl: config.database.url,
@@ -110,14 +114,31 @@ export class Gateway {
       dataDir: config.dataDir,
       logger,
     });
+    let registry: ConferenceRegistry | undefined;
+    let redis: Redis | undefined;
     try {
       for (const m of storage.migrations) {
         if (m.applied.length) logger.info({ scope: m.scope, from: m.from, to: m.to, applied: m.applied.map((a) => a.name) }, 'database schema updated');
       }
       logger.info({ storage: storage.description }, 'records stored in');
       const secret = await storage.serverSecret(config.secret, config.dataDir);
-      return new Gateway({ ...options, storage, secret });
+      // Conferences: the registry says which SFU node hosts each one.
+      registry = await createConferenceRegistry(config.conferences.redisUrl, {
+        nodeTtlMs: config.sfu.PARLEY_SFU_NODE_TTL_MS,
+        pinTtlMs: config.sfu.PARLEY_SFU_PIN_TTL_MS,
+        keyPrefix: config.sfu.PARLEY_REDIS_PREFIX,
+      });
+      if (config.cluster) {
+        // Loaded only here: a single-machine installation does not hold the Redis client.
+        const ioredis = await import('ioredis');
+        // One connection for the live state; commands of one event-loop turn go out together.
+        redis = new ioredis.Redis(config.cluster.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
+        redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis connection error'));
+      }
+      return new Gateway({ ...options, storage, secret, registry, redis });
     } catch (err) {
+      redis?.disconnect();
+      await registry?.close().catch(() => undefined);
       await storage.close();
       throw err;
     }
@@ -150,9 +171,8 @@ export class Gateway {
     });
     const cluster = config.cluster;
     if (cluster) {
-      // One connection for the live state; commands of one event-loop turn go out together.
-      this.#redis = new Redis(cluster.redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-      this.#redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'Redis connection error'));
+      if (!options.redis) throw new Error('a gateway node needs its Redis connection (Gateway.open makes it)');
+      this.#redis = options.redis;
       const nodes = new NodeDirectory({
         redis: this.#redis,
         keyPrefix: cluster.keyPrefix,
@@ -288,12 +308,7 @@ export class Gateway {
       logger,
     });
 
-    // Conferences: the registry says which SFU node hosts each one.
-    this.registry = createConferenceRegistry(config.conferences.redisUrl, {
-      nodeTtlMs: config.sfu.PARLEY_SFU_NODE_TTL_MS,
-      pinTtlMs: config.sfu.PARLEY_SFU_PIN_TTL_MS,
-      keyPrefix: config.sfu.PARLEY_REDIS_PREFIX,
-    });
+    this.registry = options.registry;
     const sfuKey = joinTokenKey(config.conferences.sfuSecret ? Buffer.from(config.conferences.sfuSecret, 'utf8') : secret);
     if (config.conferences.embeddedSfu) {
       // Alone, clients reach the embedded node on whatever origin they loaded the app from;
@@ -367,6 +382,7 @@ export class Gateway {
   }
 
   async start(): Promise<void> {
+    await this.#identityApi?.load();
     const stale = await this.accounts.countAccountsForOtherRealms();
     if (stale) {
       this.#log.warn(

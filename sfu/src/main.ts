@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const port = (server.address() as { port: number }).port;
   const nodeId = config.PARLEY_SFU_NODE_ID ?? `${os.hostname()}-${port}`;
   const url = config.PARLEY_SFU_PUBLIC_URL ?? `ws://${config.announcedAddress}:${port}/sfu`;
-  const registry = createConferenceRegistry(config.REDIS_URL, {
+  const registry = await createConferenceRegistry(config.REDIS_URL, {
     nodeTtlMs: config.PARLEY_SFU_NODE_TTL_MS,
     pinTtlMs: config.PARLEY_SFU_PIN_TTL_MS,
     keyPrefix: config.PARLEY_REDIS_PREFIX,

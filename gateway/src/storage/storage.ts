@@ -29,7 +29,7 @@ import { SqlSecretRecords, type SecretRecords } from './records/secretRecords.js
 import { SqlSessionRecords, type SessionRecords } from './records/sessionRecords.js';
 import { SqlUploadRecords, type UploadRecords } from './records/uploadRecords.js';
 import { SqlVCardRecords, type VCardRecords } from './records/vcardRecords.js';
-import { PostgresDatabase } from './sql/postgresDatabase.js';
+import type { PostgresDatabase } from './sql/postgresDatabase.js';
 import type { SqlDatabase } from './sql/sqlDatabase.js';
 import { SqliteDatabase } from './sql/sqliteDatabase.js';
 
@@ -91,7 +91,7 @@ export class Storage {
 
   /** Where the records are, for messages (the password of a URL hidden). */
   get description(): string {
-    return this.db instanceof PostgresDatabase ? `PostgreSQL ${this.db.displayUrl}` : `SQLite ${(this.db as SqliteDatabase).file}`;
+    return this.db.dialect === 'postgres' ? `PostgreSQL ${(this.db as PostgresDatabase).displayUrl}` : `SQLite ${(this.db as SqliteDatabase).file}`;
   }
 
   /** Opens the database (and the archive), bringing both schemas up to date. */
@@ -100,7 +100,7 @@ export class Storage {
     let archive: ArchiveStore | undefined;
     try {
       const results = [await migrate(db, 'main')];
-      if (db instanceof PostgresDatabase) {
+      if (db.dialect === 'postgres') {
         results.push(await migrate(db, 'archive'));
         archive = await PostgresArchiveStore.open(db, options.logger);
       } else {
@@ -133,6 +133,8 @@ export class Storage {
 /** The main database alone, not migrated (the CLI's status check, and what Storage.open builds on). */
 export async function openDatabase(options: Pick<StorageOptions, 'databaseUrl' | 'poolSize' | 'dataDir' | 'logger' | 'watchMs'>): Promise<SqlDatabase> {
   if (options.databaseUrl) {
+    // Loaded only then: a single-machine installation does not hold the PostgreSQL client.
+    const { PostgresDatabase } = await import('./sql/postgresDatabase.js');
     return PostgresDatabase.connect({ url: options.databaseUrl, poolSize: options.poolSize ?? 10, logger: options.logger });
   }
   return new SqliteDatabase({ dir: options.dataDir, file: 'parley.db', watchMs: options.watchMs ?? 1000 });

@@ -6,15 +6,16 @@
  */
 import type { ConferenceRegistry, ConferenceRegistryOptions } from './conferenceRegistry.js';
 import { MemoryConferenceRegistry } from './memoryRegistry.js';
-import { RedisConferenceRegistry } from './redisRegistry.js';
 
 export * from './conferenceRegistry.js';
 export { MemoryConferenceRegistry } from './memoryRegistry.js';
-export { RedisConferenceRegistry } from './redisRegistry.js';
 
-export function createConferenceRegistry(
+export async function createConferenceRegistry(
   redisUrl: string | undefined,
   options: Partial<ConferenceRegistryOptions & { keyPrefix: string }> = {},
-): ConferenceRegistry {
-  return redisUrl ? new RedisConferenceRegistry(redisUrl, options) : new MemoryConferenceRegistry(options);
+): Promise<ConferenceRegistry> {
+  if (!redisUrl) return new MemoryConferenceRegistry(options);
+  // Loaded only then: a single-machine installation does not hold the Redis client.
+  const { RedisConferenceRegistry } = await import('./redisRegistry.js');
+  return new RedisConferenceRegistry(redisUrl, options);
 }

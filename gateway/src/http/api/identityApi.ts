@@ -16,12 +16,12 @@ import type { SignInOptions } from '../../../../contracts/rest/auth.js';
 import type { Logger } from '../../../../server-common/logger.js';
 import { ExternalAccounts, SignInRefused, type AccountMappingConfig, type VerifiedIdentity } from '../../identity/externalAccounts.js';
 import type { IdentityProviderConfig } from '../../identity/identityConfig.js';
-import { OidcSignIn, SignInFailed } from '../../identity/oidc/oidcSignIn.js';
+import type { OidcSignIn } from '../../identity/oidc/oidcSignIn.js';
+import { SignInFailed } from '../../identity/signInFailed.js';
 import { openTransaction, safeNext, sealTransaction, SIGN_IN_COOKIE, SIGN_IN_SECONDS } from '../../identity/signInTransaction.js';
-import { SamlFederation } from '../../identity/saml/samlFederation.js';
-import { samlIdpOf } from '../../identity/saml/samlIdps.js';
+import type { SamlFederation } from '../../identity/saml/samlFederation.js';
 import { sendFederationChooser } from '../federationChooserPage.js';
-import { serviceProviderMetadata, SamlSignIn, type SamlLogoutInfo, type SamlServiceProvider } from '../../identity/saml/samlSignIn.js';
+import type { SamlLogoutInfo, SamlServiceProvider, SamlSignIn } from '../../identity/saml/samlSignIn.js';
 import type { SamlRequestRecords } from '../../storage/records/samlRequestRecords.js';
 import { clientIp, readForm, sendJson } from '../httpUtil.js';
 import type { Router } from '../router.js';
@@ -79,11 +79,30 @@ export class IdentityApi {
 
   constructor(options: IdentityApiOptions) {
     this.#o = options;
+  }
+
+  /**
+   * Sets up the configured providers (a federation's metadata is read and verified now: one that
+   * does not verify stops the start). The OIDC and SAML libraries are loaded only for providers
+   * that exist, so an installation without any does not hold them in memory.
+   */
+  async load(): Promise<void> {
+    const { providers, samlRequests, logger } = this.#o;
     const sp = () => this.#serviceProvider();
-    for (const p of options.providers) {
-      if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, options.logger));
-      if (p.type === 'saml') this.#saml.set(p.id, new SamlSignIn({ id: p.id, name: p.name, ...samlIdpOf(p) }, sp, options.samlRequests, options.logger));
-      if (p.type === 'saml-federation') this.#federations.set(p.id, new SamlFederation(p, sp, options.samlRequests, options.logger));
+    if (providers.some((p) => p.type === 'oidc')) {
+      const { OidcSignIn } = await import('../../identity/oidc/oidcSignIn.js');
+      for (const p of providers) if (p.type === 'oidc') this.#oidc.set(p.id, new OidcSignIn(p, logger));
+    }
+    if (providers.some((p) => p.type !== 'oidc')) {
+      const [{ SamlSignIn }, { SamlFederation }, { samlIdpOf }] = await Promise.all([
+        import('../../identity/saml/samlSignIn.js'),
+        import('../../identity/saml/samlFederation.js'),
+        import('../../identity/saml/samlIdps.js'),
+      ]);
+      for (const p of providers) {
+        if (p.type === 'saml') this.#saml.set(p.id, new SamlSignIn({ id: p.id, name: p.name, ...samlIdpOf(p) }, sp, samlRequests, logger));
+        if (p.type === 'saml-federation') this.#federations.set(p.id, new SamlFederation(p, sp, samlRequests, logger));
+      }
     }
   }
 
@@ -114,7 +133,10 @@ export class IdentityApi {
     router.add('GET', '/auth/saml/metadata', async (_req, res) => {
       // The same document every time (IdPs and federations compare what they fetched).
       const sp = await this.#serviceProvider();
-      if (this.#spMetadata?.for !== sp.entityId) this.#spMetadata = { for: sp.entityId, xml: serviceProviderMetadata(sp) };
+      if (this.#spMetadata?.for !== sp.entityId) {
+        const { serviceProviderMetadata } = await import('../../identity/saml/samlSignIn.js');
+        this.#spMetadata = { for: sp.entityId, xml: serviceProviderMetadata(sp) };
+      }
       res.writeHead(200, { 'Content-Type': 'application/samlmetadata+xml; charset=utf-8' });
       res.end(this.#spMetadata.xml);
     });

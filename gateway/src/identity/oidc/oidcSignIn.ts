@@ -9,16 +9,7 @@ import * as oidc from 'openid-client';
 import type { Logger } from '../../../../server-common/logger.js';
 import { clientSecretOf, type OidcProviderConfig } from '../identityConfig.js';
 import type { VerifiedIdentity } from '../externalAccounts.js';
-
-/** Why a sign-in did not work, as a code (for logs and tests) and a sentence for the person. */
-export class SignInFailed extends Error {
-  constructor(
-    readonly code: 'idp_unreachable' | 'cancelled' | 'state_mismatch' | 'invalid_response' | 'expired',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { SignInFailed } from '../signInFailed.js';
 
 export interface OidcTransaction {
   verifier: string;

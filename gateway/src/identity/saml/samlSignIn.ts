@@ -11,7 +11,7 @@ import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@n
 import type { Logger } from '../../../../server-common/logger.js';
 import type { SamlRequestRecords } from '../../storage/records/samlRequestRecords.js';
 import type { VerifiedIdentity } from '../externalAccounts.js';
-import { SignInFailed } from '../oidc/oidcSignIn.js';
+import { SAML_REQUEST_MS, SignInFailed } from '../signInFailed.js';
 import { parseXml, type SamlIdpMetadata } from './samlMetadata.js';
 
 export interface SamlServiceProvider {
@@ -35,8 +35,6 @@ export interface SamlLogoutInfo {
   sessionIndex?: string;
 }
 
-/** How long an AuthnRequest waits for its response. */
-export const SAML_REQUEST_MS = 10 * 60_000;
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
 const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
 /** Attributes that name a person stably when the NameID is transient (SAML subject-id, pairwise-id, eduPerson). */
