@@ -17,8 +17,14 @@ import { createDatabase, startPostgresServer } from '../../server-common/test-su
 import { freeTcpPort, freeTcpUdpPort } from '../../server-common/test-support/ports.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-/** The gateway's Node flags as `npm start` (scripts/start.sh) runs it. */
-export const GATEWAY_NODE_ARGS = process.env.PARLEY_YOUNG_GENERATION_MB ? [`--max-semi-space-size=${process.env.PARLEY_YOUNG_GENERATION_MB}`] : [];
+/**
+ * The gateway's Node flags as `npm start` (scripts/start.sh) runs it, and any in
+ * PARLEY_BENCH_NODE_ARGS (for profiling: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+export const GATEWAY_NODE_ARGS = [
+  ...(process.env.PARLEY_YOUNG_GENERATION_MB ? [`--max-semi-space-size=${process.env.PARLEY_YOUNG_GENERATION_MB}`] : []),
+  ...(process.env.PARLEY_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+];
 export const BENCH_PASSWORD = 'bench-password';
 const CACHE = path.join(ROOT, '.cache');
 

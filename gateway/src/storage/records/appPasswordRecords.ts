@@ -2,6 +2,7 @@
  * App passwords: one per device a user set up (a desk phone, an XMPP client), with what SIP
  * digest and XMPP SCRAM check — never the password itself.
  */
+import { BatchedReads } from '../sql/batchedReads.js';
 import type { SqlDatabase } from '../sql/sqlDatabase.js';
 
 export type AppPasswordScope = 'sip' | 'xmpp';
@@ -65,8 +66,23 @@ export class SqlAppPasswordRecords implements AppPasswordRecords {
   }
 
   async listFor(username: string): Promise<AppPasswordRow[]> {
-    return (await this.db.all('SELECT * FROM app_passwords WHERE username = ? ORDER BY created_at DESC, id', [username])).map(fromRow);
+    return (await this.#ofUsers.get(username, undefined)) ?? [];
   }
+
+  /** Cold lookups of one event-loop turn in one query (a REGISTER storm asks for thousands of users). */
+  readonly #ofUsers = new BatchedReads<string, undefined, AppPasswordRow[]>({
+    load: async (usernames) => {
+      const user = this.db.keyIn('username', usernames);
+      const rows = await this.db.all(`SELECT * FROM app_passwords WHERE ${user.sql} ORDER BY created_at DESC, id`, user.params);
+      const out = new Map<string, AppPasswordRow[]>();
+      for (const r of rows.map(fromRow)) {
+        let list = out.get(r.username);
+        if (!list) out.set(r.username, (list = []));
+        list.push(r);
+      }
+      return out;
+    },
+  });
 
   async delete(username: string, id: string): Promise<boolean> {
     const n = await this.db.run('DELETE FROM app_passwords WHERE id = ? AND username = ?', [id, username]);
